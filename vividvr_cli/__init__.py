@@ -1,0 +1,1 @@
+"""The `vividvr` command line."""
