@@ -13,6 +13,7 @@ from vividvr_engine.settings import RestoreSettings
 ENGINES = {
     "vividvr": "vividvr_engine.pipeline:VividVREngine",
     "preview": "vividvr_engine.preview:PreviewEngine",
+    "realesrgan": "vividvr_engine.realesrgan_engine:RealESRGANEngine",
 }
 
 

@@ -87,9 +87,7 @@ def window_overlap(window_frames: int) -> int:
 
 def validate_window_frames(window_frames: int) -> None:
     if window_frames < 1 or (window_frames - 1) % (VAE_TEMPORAL * PATCH):
-        raise ValueError(
-            f"num_temporal_process_frames must be 8k+1 (9, 17, ..., 121), got {window_frames}"
-        )
+        raise ValueError(f"num_temporal_process_frames must be 8k+1 (9, 17, ..., 121), got {window_frames}")
 
 
 def plan_windows(num_frames: int, window_frames: int) -> list[TemporalWindow]:
@@ -145,7 +143,7 @@ def plan_latent_ownership(windows: list[TemporalWindow], window_frames: int) -> 
         for latent_id in range(owned_begin, owned_begin + owned):
             owner[latent_id] = w.index
     copies: list[list[LatentCopy]] = []
-    for w, (begin, end) in zip(windows, spans):
+    for w, (begin, end) in zip(windows, spans, strict=True):
         offset = begin - first_latents
         own = []
         for latent_id in range(begin, end):

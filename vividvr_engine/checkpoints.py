@@ -1,0 +1,216 @@
+"""Find, validate and load the published checkpoints, laid out exactly as the authors publish them.
+
+    ROOT/
+      CogVideoX1.5-5B/          Hugging Face zai-org/CogVideoX1.5-5B (scheduler, text_encoder, tokenizer,
+                                transformer, vae)
+      Vivid-VR/                 Hugging Face csbhr/Vivid-VR (controlnet/, connectors.pt,
+                                control_feat_proj.pt, control_patch_embed.pt)
+      cogvlm2-llama3-caption/   Hugging Face zai-org/cogvlm2-llama3-caption (optional captioner)
+      RealESRGAN/, easyocr/     optional, for the text fix
+
+Everything is checked before anything heavy is loaded, and every problem is reported at once,
+naming the file, what it should be, and where it is published.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from vividvr_engine.errors import CheckpointError
+
+COGVIDEOX_REPO = "zai-org/CogVideoX1.5-5B"
+VIVIDVR_REPO = "csbhr/Vivid-VR"
+CAPTIONER_REPO = "zai-org/cogvlm2-llama3-caption"
+
+
+@dataclass(frozen=True)
+class CheckpointPaths:
+    """Where each part lives; `from_root` fills them from the published layout."""
+
+    cogvideox: Path
+    controlnet: Path
+    connectors: Path
+    control_feat_proj: Path
+    control_patch_embed: Path
+    captioner: Path | None = None
+    realesrgan: Path | None = None
+    easyocr: Path | None = None
+
+    @classmethod
+    def from_root(cls, root: Path | str, **overrides: Path | str | None) -> CheckpointPaths:
+        root = Path(root).expanduser()
+        vividvr = root / "Vivid-VR"
+        paths = cls(
+            cogvideox=root / "CogVideoX1.5-5B",
+            controlnet=vividvr / "controlnet",
+            connectors=vividvr / "connectors.pt",
+            control_feat_proj=vividvr / "control_feat_proj.pt",
+            control_patch_embed=vividvr / "control_patch_embed.pt",
+            captioner=_if_exists(root / "cogvlm2-llama3-caption"),
+            realesrgan=_if_exists(root / "RealESRGAN"),
+            easyocr=_if_exists(root / "easyocr"),
+        )
+        given = {name: Path(value).expanduser() for name, value in overrides.items() if value is not None}
+        unknown = set(given) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ValueError(f"unknown checkpoint parts: {', '.join(sorted(unknown))}")
+        return replace(paths, **given)
+
+    def validate(self) -> None:
+        """Raise one `CheckpointError` listing every missing or mismatched file."""
+        problems = list(_check_cogvideox(self.cogvideox))
+        problems += _check_config(
+            self.controlnet / "config.json", "CogVideoXVividVRControlNetModel", "the Vivid-VR controlnet", VIVIDVR_REPO
+        )
+        problems += _check_weights(self.controlnet, "diffusion_pytorch_model", "the Vivid-VR controlnet", VIVIDVR_REPO)
+        for path in (self.connectors, self.control_feat_proj, self.control_patch_embed):
+            if not path.is_file():
+                problems.append(_missing(path, f"Vivid-VR's {path.stem} state dict (torch .pt)", VIVIDVR_REPO))
+        if problems:
+            raise CheckpointError(
+                "the checkpoints are incomplete:\n  " + "\n  ".join(problems) + "\n"
+                "Download them from Hugging Face (see README: 'Checkpoints'), or use --engine preview."
+            )
+
+
+def _if_exists(path: Path) -> Path | None:
+    return path if path.exists() else None
+
+
+def _missing(path: Path, what: str, repo: str) -> str:
+    return f"missing {path}: {what}, published at https://huggingface.co/{repo}"
+
+
+COGVIDEOX_PARTS = {
+    "transformer": ("CogVideoXTransformer3DModel", "diffusion_pytorch_model", "the CogVideoX 1.5 transformer"),
+    "vae": ("AutoencoderKLCogVideoX", "diffusion_pytorch_model", "the CogVideoX VAE"),
+    "text_encoder": (None, "model", "the T5 text encoder"),
+}
+
+
+def _check_cogvideox(root: Path):
+    if not root.is_dir():
+        yield _missing(root, "the CogVideoX1.5-5B folder", COGVIDEOX_REPO)
+        return
+    for sub, (class_name, weights, what) in COGVIDEOX_PARTS.items():
+        yield from _check_config(root / sub / "config.json", class_name, what, COGVIDEOX_REPO)
+        yield from _check_weights(root / sub, weights, what, COGVIDEOX_REPO)
+    if not (root / "scheduler" / "scheduler_config.json").is_file():
+        yield _missing(root / "scheduler" / "scheduler_config.json", "the scheduler config", COGVIDEOX_REPO)
+    if not (root / "tokenizer" / "spiece.model").is_file():
+        yield _missing(root / "tokenizer" / "spiece.model", "the T5 sentencepiece tokenizer", COGVIDEOX_REPO)
+    config = root / "transformer" / "config.json"
+    if config.is_file():
+        values = _read_json(config)
+        if isinstance(values, dict) and values.get("patch_size_t") is None:
+            yield (
+                f"{config} describes CogVideoX 1.0 (no patch_size_t); Vivid-VR needs CogVideoX 1.5, "
+                f"published at https://huggingface.co/{COGVIDEOX_REPO}"
+            )
+
+
+def _read_json(path: Path):
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        return exc
+
+
+def _check_config(path: Path, class_name: str | None, what: str, repo: str):
+    if not path.is_file():
+        yield _missing(path, f"the config of {what}", repo)
+        return
+    values = _read_json(path)
+    if not isinstance(values, dict):
+        yield f"{path} is not valid JSON ({values}); re-download {what} from https://huggingface.co/{repo}"
+    elif class_name and values.get("_class_name") != class_name:
+        yield (
+            f"{path} is a {values.get('_class_name')!r} config, expected {class_name!r} ({what}) "
+            f"from https://huggingface.co/{repo}"
+        )
+
+
+def _check_weights(folder: Path, stem: str, what: str, repo: str):
+    single = folder / f"{stem}.safetensors"
+    index = folder / f"{stem}.safetensors.index.json"
+    if single.is_file():
+        return
+    if index.is_file():
+        shards = _read_json(index)
+        if not isinstance(shards, dict) or "weight_map" not in shards:
+            yield f"{index} is not a safetensors index; re-download {what} from https://huggingface.co/{repo}"
+            return
+        for shard in sorted(set(shards["weight_map"].values())):
+            if not (folder / shard).is_file():
+                yield _missing(folder / shard, f"a weight shard of {what}", repo)
+        return
+    yield _missing(single, f"the weights of {what} (or a sharded {index.name})", repo)
+
+
+def load_state_dict_into(module: nn.Module, path: Path) -> None:
+    """Load a published `.pt` state dict (never unpickling code) and insist that it fits exactly."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises several types for corrupt or hostile files
+        raise CheckpointError(f"{path} is not a readable torch state dict ({exc.__class__.__name__}: {exc})") from None
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{path} holds a {type(state).__name__}, expected a state dict of tensors")
+    try:
+        module.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        first_line = str(exc).strip().splitlines()
+        raise CheckpointError(
+            f"{path} does not fit this model ({'; '.join(line.strip() for line in first_line[:3])}); "
+            f"is it from https://huggingface.co/{VIVIDVR_REPO} and does it match the CogVideoX1.5-5B transformer?"
+        ) from None
+
+
+@dataclass
+class VividVRModels:
+    """Every network the Vivid-VR sampler runs, loaded once and kept together."""
+
+    tokenizer: object
+    text_encoder: nn.Module
+    vae: nn.Module
+    transformer: nn.Module
+    controlnet: nn.Module
+    scheduler: object
+
+    def to(self, device: torch.device | str) -> VividVRModels:
+        for model in (self.text_encoder, self.vae, self.transformer, self.controlnet):
+            model.to(device)
+        return self
+
+
+def load_models(paths: CheckpointPaths, dtype: torch.dtype = torch.float32) -> VividVRModels:
+    """Validate, then load every part on the CPU in `dtype` (the caller moves them to a device)."""
+    paths.validate()
+    from diffusers import AutoencoderKLCogVideoX, CogVideoXDPMScheduler, CogVideoXTransformer3DModel
+    from transformers import AutoTokenizer, T5EncoderModel
+
+    from vividvr_engine.models import CogVideoXVividVRControlNetModel, VividVRTransformer
+
+    root = paths.cogvideox
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(root / "tokenizer")
+        text_encoder = T5EncoderModel.from_pretrained(root / "text_encoder", dtype=dtype)
+        vae = AutoencoderKLCogVideoX.from_pretrained(root / "vae", torch_dtype=dtype)
+        base = CogVideoXTransformer3DModel.from_pretrained(root / "transformer", torch_dtype=dtype)
+        controlnet = CogVideoXVividVRControlNetModel.from_pretrained(paths.controlnet, torch_dtype=dtype)
+        # The published scheduler config names the DDIM variant; Vivid-VR samples with the DPM one.
+        scheduler = CogVideoXDPMScheduler.from_pretrained(root / "scheduler")
+    except (OSError, ValueError) as exc:
+        raise CheckpointError(f"could not load the checkpoints under {root.parent}: {exc}") from None
+    transformer = VividVRTransformer(base)
+    load_state_dict_into(transformer.connectors, paths.connectors)
+    load_state_dict_into(transformer.control_feat_proj, paths.control_feat_proj)
+    load_state_dict_into(transformer.control_patch_embed, paths.control_patch_embed)
+    transformer.to(dtype)
+    for model in (text_encoder, vae, transformer, controlnet):
+        model.eval().requires_grad_(False)
+    return VividVRModels(tokenizer, text_encoder, vae, transformer, controlnet, scheduler)
