@@ -1,18 +1,42 @@
 """Read -> engine -> write: the one orchestration the CLI and the daemon both drive.
 
-Frame accuracy: source frame numbers are the file numbers of an image sequence, or the 0-based
-frame index within a movie file. Output sequence files carry the source frame numbers; output
-movies carry the source start timecode offset by the first restored frame.
+Frame accuracy, exactly:
+- Source frame numbers are the file numbers of an image sequence, or the 0-based frame index
+  (presentation order) within a movie file. `RestoreJobSpec.frames` is inclusive.
+- The engine sees clip index k = source frame `frames.first + k`.
+- Output sequence files are numbered with the source frame numbers, whatever the input kind.
+- Output movies start at the first restored frame and carry the source start timecode offset by
+  it (drop-frame style kept); with no source timecode they carry none.
+- Audio is copied (whole packets within the restored span) when both input and output are movies.
+
+Atomicity and resume: finished segments are staged in a work folder (`state_dir/media` when a
+`state_dir` is given, else a hidden temporary folder beside the output, removed afterwards) and
+only presented under the final names once every frame is there. A later run of the same spec,
+engine and settings with the same `state_dir` keeps the staged segments, tells the engine
+`first_unwritten_frame`, and produces output identical to an uninterrupted run.
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import os
+import shutil
+import tempfile
+import time
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 
 from vividvr_engine.engine import CancelToken, ProgressCallback, RestorationEngine
+from vividvr_engine.errors import MediaError
+from vividvr_engine.media.colour import OcioColourSpaces, choose_transform
+from vividvr_engine.media.source import MediaClip, MediaInfo, open_media, resolve_range
+from vividvr_engine.media.target import OutputTarget, SegmentSink, Workspace, check_output, plan_output, publish
 from vividvr_engine.media.timecode import FrameRange
+
+__all__ = ["MediaInfo", "RestoreJobSpec", "RestoreResult", "probe", "restore_clip"]
+
+log = logging.getLogger("vividvr.media")
 
 
 @dataclass(frozen=True)
@@ -22,33 +46,49 @@ class RestoreJobSpec:
     frames: FrameRange | None  # inclusive source frame numbers; None = whole media
     format: str | None = None  # exr|prores|prores4444|dnxhr|h264|h265|tiff16|png16; None = from output
     overwrite: bool = False
-
-
-@dataclass(frozen=True)
-class MediaInfo:
-    path: str
-    kind: str  # "movie" | "sequence"
-    width: int
-    height: int
-    fps: Fraction
-    first_frame: int  # source frame numbers (movie: 0-based index)
-    last_frame: int
-    start_timecode: str | None
-    has_audio: bool
+    ten_bit: bool = False  # h264/h265 only: 10-bit 4:2:0 instead of 8-bit
+    colour: OcioColourSpaces | None = None  # None: built-in default (identity, or the float shaper)
 
 
 @dataclass(frozen=True)
 class RestoreResult:
     outputs: list[str]
-    frames: FrameRange
+    frames: FrameRange  # source frames restored, with the source clock
     width: int
     height: int
-    start_timecode: str | None
+    start_timecode: str | None  # timecode written to an output movie
     seconds: float
 
 
 def probe(input: str) -> MediaInfo:
-    raise NotImplementedError("in progress (issue 3)")
+    """Size, rate, source frame numbers and timecode of a movie or image sequence."""
+    return open_media(input).info
+
+
+def _fingerprint(spec: RestoreJobSpec, engine: RestorationEngine, target: OutputTarget, frames: FrameRange) -> dict:
+    """What must match for staged segments of an earlier run to be reused."""
+    stat = os.stat(spec.input) if os.path.isfile(spec.input) else None
+    return {
+        "input": os.path.abspath(spec.input),
+        "input_stat": [stat.st_size, stat.st_mtime_ns] if stat else None,
+        "output": os.path.abspath(spec.output),
+        "frames": [frames.first, frames.last],
+        "format": target.format_name,
+        "ten_bit": target.ten_bit,
+        "colour": repr(spec.colour),
+        "engine": engine.name,
+        "settings": engine.settings.to_dict(),
+    }
+
+
+def _work_folder(spec: RestoreJobSpec, state_dir: Path | None) -> tuple[Path, bool]:
+    """(folder, temporary): the job's staging folder, and whether it is ours to delete at the end."""
+    if state_dir is not None:
+        return Path(state_dir) / "media", False
+    directory = os.path.dirname(os.path.abspath(spec.output))
+    os.makedirs(directory, exist_ok=True)
+    key = hashlib.sha1(spec.output.encode()).hexdigest()[:8]
+    return Path(tempfile.mkdtemp(prefix=f".vividvr-{key}-", dir=directory)), True
 
 
 def restore_clip(
@@ -59,4 +99,41 @@ def restore_clip(
     cancel: CancelToken | None = None,
     state_dir: Path | None = None,
 ) -> RestoreResult:
-    raise NotImplementedError("in progress (issue 3)")
+    """Restore `spec.frames` of `spec.input` with `engine` into `spec.output`.
+
+    Raises MediaError / SettingsError (one line, naming the file) for bad input or output,
+    Cancelled when `cancel` fires (finished segments stay staged in `state_dir`), and whatever
+    the engine raises (e.g. CheckpointError).
+    """
+    started = time.monotonic()
+    media = open_media(spec.input)
+    info = media.info
+    frames = resolve_range(info, spec.frames)
+    target = plan_output(spec.output, spec.format, info.kind, spec.ten_bit)
+    height, width = engine.output_size(info.height, info.width)
+    check_output(target, frames.first, frames.last, width, height, spec.overwrite)
+    transform = choose_transform(info.is_float, spec.colour)
+    clip = MediaClip(media, frames, transform)
+    folder, temporary = _work_folder(spec, state_dir)
+    try:
+        workspace = Workspace(folder, _fingerprint(spec, engine, target, frames))
+        sink = SegmentSink(target, workspace, transform, frames.first, (height, width), info.fps)
+        engine_state = None if state_dir is None else Path(state_dir) / "engine"
+        engine.restore(
+            clip, sink, progress, state_dir=engine_state, first_unwritten_frame=sink.written, cancel=cancel
+        )
+        if sink.written != frames.count:
+            raise MediaError(f"{spec.output}: engine produced {sink.written} of {frames.count} frames")
+        if sink.clipped_frames:
+            log.warning(
+                "%s: %d frames had values outside [0, 1], clipped by the %s format",
+                spec.output, sink.clipped_frames, target.format_name,
+            )
+        timecode = frames.timecode if target.kind == "movie" else None
+        audio = (media.movie, frames.first, frames.count) if media.movie and info.has_audio else None
+        outputs = publish(target, workspace, info.fps, timecode, audio if target.kind == "movie" else None)
+        shutil.rmtree(folder, ignore_errors=True)
+    finally:
+        if temporary:
+            shutil.rmtree(folder, ignore_errors=True)
+    return RestoreResult(outputs, frames, width, height, timecode, time.monotonic() - started)

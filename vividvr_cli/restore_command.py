@@ -1,0 +1,210 @@
+"""`vividvr restore`: restore a clip or a frame range of it into a movie or an image sequence.
+
+Exit codes: 0 success, 2 bad input (unreadable media, bad range or settings, missing
+checkpoints, output exists), 1 failure (anything else, including an interrupted run, whose
+finished segments stay in --state-dir for a resume).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+from vividvr_engine.engine import CancelToken, Progress
+from vividvr_engine.engines import ENGINES, create_engine
+from vividvr_engine.errors import Cancelled, CheckpointError, MediaError, SettingsError, VividVRError
+from vividvr_engine.media.colour import OcioColourSpaces
+from vividvr_engine.media.target import FORMATS
+from vividvr_engine.media.timecode import FrameRange, range_from_timecodes
+from vividvr_engine.restore_job import RestoreJobSpec, RestoreResult, probe, restore_clip
+from vividvr_engine.settings import RestoreSettings
+
+EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
+
+# CLI flag -> RestoreSettings field; flags left out keep the settings' defaults.
+SETTING_FLAGS = {
+    "steps": "num_inference_steps",
+    "guidance": "guidance_scale",
+    "restoration_guidance": "restoration_guidance_scale",
+    "upscale": "upscale",
+    "short_side": "short_side",
+    "tile_size": "tile_size",
+    "window_frames": "num_temporal_process_frames",
+    "seed": "seed",
+    "caption": "caption",
+}
+
+CHECKPOINT_HINT = (
+    "hint: point --checkpoints at the folder holding CogVideoX1.5-5B/ and Vivid-VR/ (or set "
+    "$VIVIDVR_CHECKPOINTS; see README 'Checkpoints'), or run with --engine preview for a fast non-AI resize"
+)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "restore",
+        help="restore a movie or image sequence",
+        description="Restore INPUT (a movie, or a sequence like name.####.exr) into --output, frame-accurately.",
+    )
+    parser.add_argument("input", metavar="INPUT", help="movie file or image-sequence pattern (name.####.exr)")
+    parser.add_argument("--output", "-o", required=True, help="movie file or sequence pattern (name.####.exr)")
+    parser.add_argument("--engine", choices=sorted(ENGINES), default="vividvr")
+    parser.add_argument("--checkpoints", type=Path, metavar="DIR", help="checkpoint folder for the vividvr engine")
+    parser.add_argument("--device", help="torch device for model engines (default: best available)")
+    span = parser.add_mutually_exclusive_group()
+    span.add_argument("--frames", metavar="FIRST-LAST", help="source frame numbers, inclusive (movie: 0-based)")
+    span.add_argument("--in", dest="tc_in", metavar="TC", help="first frame as source timecode (with --out)")
+    parser.add_argument("--out", dest="tc_out", metavar="TC", help="last frame as source timecode, inclusive")
+    parser.add_argument("--format", choices=FORMATS, help="output format (default: from --output's extension)")
+    parser.add_argument("--bit-depth", type=int, choices=(8, 10), default=8, help="h264/h265 bit depth")
+    parser.add_argument("--overwrite", action="store_true", help="replace existing output")
+    parser.add_argument("--state-dir", type=Path, help="keep resumable state here; rerun to resume")
+    parser.add_argument("--steps", type=int)
+    parser.add_argument("--guidance", type=float)
+    parser.add_argument("--restoration-guidance", type=float)
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--upscale", type=float, help="resize factor (0: short side 1024)")
+    size.add_argument("--short-side", type=int, help="target short side in pixels")
+    parser.add_argument("--tile-size", type=int)
+    parser.add_argument("--window-frames", type=int, help="frames per temporal window (8k+1)")
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--caption", help="fixed caption (skips the captioning model)")
+    parser.add_argument("--ocio-config", help="OpenColorIO config (file or ocio:// name) for the input transform")
+    parser.add_argument("--input-space", help="OCIO colour space of the input")
+    parser.add_argument("--working-space", help="OCIO colour space the engine works in")
+    parser.add_argument("--json", action="store_true", help="machine-readable progress lines on stdout")
+    parser.set_defaults(run=run)
+
+
+def settings_from_args(args: argparse.Namespace) -> RestoreSettings:
+    values = {field: getattr(args, flag) for flag, field in SETTING_FLAGS.items() if getattr(args, flag) is not None}
+    return RestoreSettings(**values)
+
+
+def frames_from_args(args: argparse.Namespace) -> FrameRange | None:
+    """--frames, or --in/--out converted with the source's own rate and start timecode."""
+    if args.frames is not None:
+        try:
+            return FrameRange.parse(args.frames)
+        except ValueError as exc:
+            raise SettingsError(str(exc)) from None
+    if args.tc_in is None and args.tc_out is None:
+        return None
+    if args.tc_in is None or args.tc_out is None:
+        raise SettingsError("--in and --out go together")
+    info = probe(args.input)
+    if info.start_timecode is None:
+        raise MediaError(f"{info.path}: has no timecode; give --frames FIRST-LAST instead of --in/--out")
+    try:
+        return range_from_timecodes(args.tc_in, args.tc_out, info.fps, info.start_timecode, info.first_frame)
+    except ValueError as exc:
+        raise SettingsError(f"{info.path}: {exc}") from None
+
+
+def colour_from_args(args: argparse.Namespace) -> OcioColourSpaces | None:
+    given = [args.ocio_config, args.input_space, args.working_space]
+    if not any(given):
+        return None
+    if not all(given):
+        raise SettingsError("--ocio-config, --input-space and --working-space go together")
+    return OcioColourSpaces(args.ocio_config, args.input_space, args.working_space)
+
+
+class ProgressReporter:
+    """Turns engine `Progress` into a tqdm bar with ETA (terminal) or JSON lines (--json)."""
+
+    def __init__(self, as_json: bool) -> None:
+        self.as_json = as_json
+        self.started = time.monotonic()
+        self.bar = None
+        if not as_json and sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=1.0, unit="", bar_format="{l_bar}{bar}| {elapsed}<{remaining} {postfix}",
+                            file=sys.stderr)
+
+    def __call__(self, progress: Progress) -> None:
+        fraction = min(1.0, max(0.0, progress.fraction))
+        if self.as_json:
+            elapsed = time.monotonic() - self.started
+            eta = elapsed * (1 - fraction) / fraction if fraction > 0 else None
+            emit({"event": "progress", "phase": progress.phase, "fraction": round(fraction, 4),
+                  "frames_done": progress.frames_done, "frames_total": progress.frames_total,
+                  "window": progress.window, "windows": progress.windows, "step": progress.step,
+                  "steps": progress.steps, "eta_seconds": None if eta is None else round(eta, 1)})
+        elif self.bar is not None:
+            self.bar.update(fraction - self.bar.n)
+            self.bar.set_postfix_str(
+                f"{progress.phase} window {progress.window + 1}/{progress.windows} "
+                f"frames {progress.frames_done}/{progress.frames_total}", refresh=False
+            )
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def emit(record: dict) -> None:
+    print(json.dumps(record), flush=True)
+
+
+def summary(result: RestoreResult, output: str) -> str:
+    clock = f", timecode {result.start_timecode}" if result.start_timecode else ""
+    return (
+        f"restored {result.frames.count} frames ({result.frames}{clock}) at {result.width}x{result.height}"
+        f" in {result.seconds:.1f} s -> {output}"
+    )
+
+
+def fail(args: argparse.Namespace, code: int, message: str) -> int:
+    if args.json:
+        emit({"event": "error", "exit_code": code, "message": message})
+    print(f"error: {message}", file=sys.stderr)
+    return code
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.WARNING, format="warning: %(message)s", stream=sys.stderr)
+    reporter = None
+    cancel = CancelToken()
+    try:
+        spec = RestoreJobSpec(
+            input=args.input,
+            output=args.output,
+            frames=frames_from_args(args),
+            format=args.format,
+            overwrite=args.overwrite,
+            ten_bit=args.bit_depth == 10,
+            colour=colour_from_args(args),
+        )
+        settings = settings_from_args(args)
+        engine = create_engine(args.engine, settings, checkpoints=args.checkpoints, device=args.device)
+        reporter = ProgressReporter(args.json)
+        result = restore_clip(spec, engine, reporter, cancel=cancel, state_dir=args.state_dir)
+    except CheckpointError as exc:
+        return fail(args, EXIT_BAD_INPUT, f"{exc}\n{CHECKPOINT_HINT}")
+    except (MediaError, SettingsError) as exc:
+        return fail(args, EXIT_BAD_INPUT, str(exc))
+    except (KeyboardInterrupt, Cancelled):
+        cancel.cancel()
+        kept = f"; finished segments are kept in {args.state_dir}" if args.state_dir else ""
+        return fail(args, EXIT_FAILURE, f"interrupted{kept}")
+    except VividVRError as exc:
+        return fail(args, EXIT_FAILURE, str(exc))
+    except OSError as exc:
+        return fail(args, EXIT_FAILURE, f"{exc.filename or args.output}: {exc.strerror or exc}")
+    finally:
+        if reporter is not None:
+            reporter.close()
+    if args.json:
+        emit({"event": "done", "frames": result.frames.count, "first": result.frames.first,
+              "last": result.frames.last, "timecode": result.start_timecode, "width": result.width,
+              "height": result.height, "seconds": round(result.seconds, 3), "output": args.output,
+              "files": len(result.outputs)})
+    else:
+        print(summary(result, args.output))
+    return EXIT_OK
