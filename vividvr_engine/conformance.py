@@ -196,7 +196,8 @@ RUNNERS: dict[str, Callable[[str, dict, dict, VividVRModels], list[Comparison]]]
 }
 
 
-def run_folder(vectors: Path, checkpoints: Path, out=sys.stdout) -> bool:
+def run_folder(vectors: Path, checkpoints: Path, out=None) -> bool:
+    out = out or sys.stdout
     cases = sorted(vectors.glob("*.json"))
     if not cases:
         print(f"no cases (*.json) in {vectors}", file=out)

@@ -322,8 +322,8 @@ class _Run:
         joined_x0 = torch.zeros_like(latents)
         weights = torch.zeros_like(latents)
         for index, tile in enumerate(self.tiles):
-            self.cancel.raise_if_cancelled()
             self._report("denoise", window=window, step=step, tile=index)
+            self.cancel.raise_if_cancelled()
             region = _region(tile)
             new_latents, x0 = self._denoise_tile(
                 latents[region],

@@ -1,0 +1,123 @@
+"""The Vivid-VR engine on the tiny checkpoints: sizes the reference cannot do, resume, bounded memory."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from vividvr_engine.captioning import FixedCaptioner
+from vividvr_engine.checkpoints import CheckpointPaths, load_models
+from vividvr_engine.engine import CancelToken
+from vividvr_engine.errors import Cancelled
+from vividvr_engine.in_memory import ArrayClip, MemorySink
+from vividvr_engine.pipeline import VividVREngine
+from vividvr_engine.settings import RestoreSettings
+
+
+@pytest.fixture(scope="module")
+def models(reference_checkpoints):
+    return load_models(CheckpointPaths.from_root(reference_checkpoints))
+
+
+def make_engine(models, **overrides) -> VividVREngine:
+    values = dict(num_inference_steps=2, upscale=2.0, tile_size=8, num_temporal_process_frames=9, seed=7)
+    values.update(overrides)
+    return VividVREngine(models, RestoreSettings(**values), FixedCaptioner("a street at night"))
+
+
+def random_clip(frames: int, height: int, width: int, seed: int = 0) -> ArrayClip:
+    rng = np.random.default_rng(seed)
+    return ArrayClip(rng.random((frames, height, width, 3), dtype=np.float32), fps=24)
+
+
+def restore(engine, clip, **kwargs) -> np.ndarray:
+    sink = MemorySink()
+    engine.restore(clip, sink, **kwargs)
+    return sink.frames
+
+
+def test_odd_sizes_and_no_guidance_restore_where_the_reference_crashes(models):
+    # 20x28 at 2x is 40x56: neither side is a multiple of 16 (odd latent sides crash the reference),
+    # and guidance 1 with two latent tiles crashes it too.
+    engine = make_engine(models, guidance_scale=1.0)
+    frames = restore(engine, random_clip(5, 20, 28))
+    assert frames.shape == (5, 40, 56, 3)
+    assert np.isfinite(frames).all() and frames.min() >= 0 and frames.max() <= 1
+    wide = restore(engine, random_clip(3, 32, 48))
+    assert wide.shape == (3, 64, 96, 3) and np.isfinite(wide).all()
+
+
+@pytest.mark.parametrize("num_frames", [1, 2, 4])
+def test_short_clips_come_back_with_every_frame(models, num_frames):
+    frames = restore(make_engine(models), random_clip(num_frames, 16, 16))
+    assert frames.shape == (num_frames, 32, 32, 3)
+    assert np.isfinite(frames).all()
+
+
+def test_multi_window_clip_is_streamed_once_plus_once_for_colour(models):
+    clip = random_clip(21, 16, 16)
+    sink = MemorySink()
+    make_engine(models).restore(clip, sink)
+    assert sink.frames.shape == (21, 32, 32, 3)
+    assert len(sink.segments) == 4  # windows of 9 with stride 4 over 21 frames
+    assert clip.reads == 2 * 21
+
+
+def test_latents_spilled_to_disk_give_the_same_result(models):
+    clip = random_clip(13, 16, 16)
+    in_ram = restore(make_engine(models), clip)
+    engine = make_engine(models)
+    engine.latent_ram_budget = 0
+    on_disk = restore(engine, clip)
+    np.testing.assert_array_equal(in_ram, on_disk)
+
+
+def test_interrupted_run_resumes_to_the_uninterrupted_result(models, tmp_path):
+    clip = random_clip(13, 16, 16)
+    engine = make_engine(models, num_inference_steps=3)
+    expected = restore(engine, clip)
+
+    cancel = CancelToken()
+
+    def stop_during_second_step(progress):
+        if progress.phase == "denoise" and progress.step == 1 and progress.window == 1:
+            cancel.cancel()
+
+    state = tmp_path / "state"
+    with pytest.raises(Cancelled):
+        restore(engine, clip, progress=stop_during_second_step, state_dir=state, cancel=cancel)
+    assert (state / "manifest.json").is_file()
+    resumed_progress = []
+    resumed = restore(engine, clip, state_dir=state, progress=resumed_progress.append)
+    np.testing.assert_array_equal(resumed, expected)
+    assert min(p.step for p in resumed_progress if p.phase == "denoise") == 1  # step 0 was not redone
+    assert not any(p.phase == "encode" for p in resumed_progress)
+
+
+def test_state_from_other_settings_is_not_reused(models, tmp_path):
+    clip = random_clip(5, 16, 16)
+    state = tmp_path / "state"
+    restore(make_engine(models, seed=1), clip, state_dir=state)
+    fresh = restore(make_engine(models, seed=2), clip)
+    reused_dir = restore(make_engine(models, seed=2), clip, state_dir=state)
+    np.testing.assert_array_equal(fresh, reused_dir)
+
+
+def test_segments_already_written_are_not_emitted_again(models):
+    clip = random_clip(21, 16, 16)
+    engine = make_engine(models)
+    full = MemorySink()
+    engine.restore(clip, full)
+    tail = MemorySink()
+    engine.restore(clip, tail, first_unwritten_frame=full.segments[2][0])
+    assert tail.segments[0][0] == full.segments[2][0]
+    np.testing.assert_array_equal(tail.frames, full.frames[full.segments[2][0] :])
+
+
+def test_progress_reports_every_phase_in_order(models):
+    seen = []
+    restore(make_engine(models), random_clip(5, 16, 16), progress=seen.append)
+    phases = [p.phase for p in seen]
+    assert phases.index("encode") < phases.index("denoise") < phases.index("decode")
+    fractions = [p.fraction for p in seen]
+    assert fractions == sorted(fractions) and fractions[-1] == pytest.approx(1.0)
