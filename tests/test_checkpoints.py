@@ -68,7 +68,7 @@ def test_cogvideox_1_0_transformer_is_refused(checkpoint_copy):
     values = json.loads(config.read_text())
     values["patch_size_t"] = None
     config.write_text(json.dumps(values))
-    with pytest.raises(CheckpointError, match="CogVideoX 1.0"):
+    with pytest.raises(CheckpointError, match=r"CogVideoX 1\.0"):
         CheckpointPaths.from_root(checkpoint_copy).validate()
 
 
