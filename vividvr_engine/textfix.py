@@ -220,8 +220,9 @@ def text_mask(
 class CraftDetector:
     """EasyOCR's text detector, returning the text score map at the frame's own size."""
 
-    def __init__(self, net: Craft, device: str | torch.device | None = None) -> None:
+    def __init__(self, net: Craft, device: str | torch.device | None = None, *, canvas: int = CANVAS_SIZE) -> None:
         self.device = resolve_device(device)
+        self.canvas = canvas
         self.net = net.to(self.device)
         self._mean = torch.tensor(MEAN, device=self.device).view(1, 3, 1, 1) * 255
         self._std = torch.tensor(STD, device=self.device).view(1, 3, 1, 1) * 255
@@ -241,7 +242,7 @@ class CraftDetector:
 
     def _score_one(self, frame: torch.Tensor) -> torch.Tensor:
         height, width = frame.shape[-2:]
-        size = canvas_size(height, width)
+        size = canvas_size(height, width, self.canvas)
         x = frame.to(self.device) * 255
         if size != (height, width):
             x = F.interpolate(x, size=size, mode="bilinear", align_corners=False)
