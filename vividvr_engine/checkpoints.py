@@ -181,11 +181,6 @@ class VividVRModels:
     controlnet: nn.Module
     scheduler: object
 
-    def to(self, device: torch.device | str) -> VividVRModels:
-        for model in (self.text_encoder, self.vae, self.transformer, self.controlnet):
-            model.to(device)
-        return self
-
 
 def load_models(paths: CheckpointPaths, dtype: torch.dtype = torch.float32) -> VividVRModels:
     """Validate, then load every part on the CPU in `dtype` (the caller moves them to a device)."""

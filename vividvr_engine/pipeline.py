@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,6 +58,7 @@ from vividvr_engine.settings import RestoreSettings
 MAX_TEXT_TOKENS = 226
 ROPE_MAX_GRID = 300 // PATCH
 DEFAULT_LATENT_RAM_BUDGET = 4 << 30
+OFFLOAD_MODES = ("none", "model")  # "model": T5 and the VAE visit the device only for their phase
 
 Trace = Callable[[str, torch.Tensor], None]
 
@@ -104,14 +106,37 @@ class VividVREngine:
         device: str | torch.device = "cpu",
         dtype: torch.dtype = torch.float32,
         latent_ram_budget: int = DEFAULT_LATENT_RAM_BUDGET,
+        offload: str = "none",
     ) -> None:
-        self.models = models.to(device)
+        if offload not in OFFLOAD_MODES:
+            raise ValueError(f"offload must be one of {', '.join(OFFLOAD_MODES)}, got {offload!r}")
+        self.models = models
         self.settings = settings
         self.captioner = captioner
         self.device = torch.device(device)
         self.dtype = dtype
         self.latent_ram_budget = latent_ram_budget
-        self.models.vae.enable_tiling()
+        self.offload = offload
+        resident = (models.controlnet, models.transformer)
+        if offload == "none":
+            resident += (models.text_encoder, models.vae)
+        for model in resident:
+            model.to(self.device)
+        models.vae.enable_tiling()
+
+    @contextmanager
+    def on_device(self, model: torch.nn.Module) -> Iterator[torch.nn.Module]:
+        """Bring an offloaded model to the device for one phase, then send it back."""
+        if self.offload == "none" or self.device.type == "cpu":
+            yield model
+            return
+        model.to(self.device)
+        try:
+            yield model
+        finally:
+            model.to("cpu")
+            if self.device.type == "cuda":
+                torch.cuda.empty_cache()
 
     @classmethod
     def create(cls, settings: RestoreSettings, checkpoints: Path | None = None, device: str | None = None):
@@ -284,14 +309,16 @@ class _Run:
             add_special_tokens=True,
             return_tensors="pt",
         ).input_ids
-        embeds = self.models.text_encoder(ids.to(self.engine.device))[0]
+        with self.engine.on_device(self.models.text_encoder) as text_encoder:
+            embeds = text_encoder(ids.to(self.engine.device))[0]
         return embeds.to("cpu", torch.float32)
 
     def _encode_video(self, video: torch.Tensor) -> torch.Tensor:
         """[T, 3, H, W] in [0, 1] -> scaled latents [1, T', C, h, w], first latent repeated if T' is odd."""
         vae = self.models.vae
         pixels = (video * 2 - 1).permute(1, 0, 2, 3)[None].to(self.engine.device, self.engine.dtype)
-        latents = vae.encode(pixels).latent_dist.sample(self.generator)
+        with self.engine.on_device(vae):
+            latents = vae.encode(pixels).latent_dist.sample(self.generator)
         latents = (latents * vae.config.scaling_factor).permute(0, 2, 1, 3, 4).to("cpu", torch.float32)
         if latents.shape[1] % PATCH:
             latents = torch.cat([latents[:, :1], latents], dim=1)
@@ -406,7 +433,8 @@ class _Run:
         vae, g = self.models.vae, self.geometry
         padding_latents = latents.shape[1] - ((window.padded_frames - 1) // 4 + 1)
         latents = latents[:, padding_latents:].permute(0, 2, 1, 3, 4) / vae.config.scaling_factor
-        video = vae.decode(latents.to(self.engine.device, self.engine.dtype)).sample
+        with self.engine.on_device(vae):
+            video = vae.decode(latents.to(self.engine.device, self.engine.dtype)).sample
         video = (video[0].permute(1, 0, 2, 3).float().cpu() / 2 + 0.5).clamp(0, 1)
         video = video[:, :, : g.out_height, : g.out_width]
         self.trace(f"window{window.index}.decoded_frames", video.permute(0, 2, 3, 1))
