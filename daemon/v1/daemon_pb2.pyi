@@ -52,16 +52,18 @@ class Source(_message.Message):
     def __init__(self, otio_clip_json: _Optional[str] = ..., media_path: _Optional[str] = ..., frames: _Optional[str] = ..., handle_frames_before: _Optional[int] = ..., handle_frames_after: _Optional[int] = ...) -> None: ...
 
 class OutputSpec(_message.Message):
-    __slots__ = ("directory", "name_template", "format", "overwrite")
+    __slots__ = ("directory", "name_template", "format", "overwrite", "ten_bit")
     DIRECTORY_FIELD_NUMBER: _ClassVar[int]
     NAME_TEMPLATE_FIELD_NUMBER: _ClassVar[int]
     FORMAT_FIELD_NUMBER: _ClassVar[int]
     OVERWRITE_FIELD_NUMBER: _ClassVar[int]
+    TEN_BIT_FIELD_NUMBER: _ClassVar[int]
     directory: str
     name_template: str
     format: str
     overwrite: bool
-    def __init__(self, directory: _Optional[str] = ..., name_template: _Optional[str] = ..., format: _Optional[str] = ..., overwrite: _Optional[bool] = ...) -> None: ...
+    ten_bit: bool
+    def __init__(self, directory: _Optional[str] = ..., name_template: _Optional[str] = ..., format: _Optional[str] = ..., overwrite: _Optional[bool] = ..., ten_bit: _Optional[bool] = ...) -> None: ...
 
 class EngineSettings(_message.Message):
     __slots__ = ("engine", "num_inference_steps", "guidance_scale", "restoration_guidance_scale", "upscale", "short_side", "tile_size", "num_temporal_process_frames", "seed", "caption", "color_fix", "textfix")
@@ -232,14 +234,12 @@ class Progress(_message.Message):
     def __init__(self, phase: _Optional[str] = ..., window: _Optional[int] = ..., windows: _Optional[int] = ..., step: _Optional[int] = ..., steps: _Optional[int] = ..., frames_done: _Optional[int] = ..., frames_total: _Optional[int] = ..., fraction: _Optional[float] = ..., eta_seconds: _Optional[float] = ...) -> None: ...
 
 class SegmentWritten(_message.Message):
-    __slots__ = ("first_frame", "last_frame", "paths")
+    __slots__ = ("first_frame", "last_frame")
     FIRST_FRAME_FIELD_NUMBER: _ClassVar[int]
     LAST_FRAME_FIELD_NUMBER: _ClassVar[int]
-    PATHS_FIELD_NUMBER: _ClassVar[int]
     first_frame: int
     last_frame: int
-    paths: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, first_frame: _Optional[int] = ..., last_frame: _Optional[int] = ..., paths: _Optional[_Iterable[str]] = ...) -> None: ...
+    def __init__(self, first_frame: _Optional[int] = ..., last_frame: _Optional[int] = ...) -> None: ...
 
 class Warning(_message.Message):
     __slots__ = ("message",)

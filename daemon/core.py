@@ -1,0 +1,392 @@
+"""The job core: the queue, one worker thread per device, cancellation and live watching.
+
+The gRPC servicer is a thin layer over this. Work order: highest priority first, then
+submission order. Each worker keeps its last engine loaded (warm) and drops it after
+`idle_unload_seconds` without work. A job's resumable state lives in `data_dir/jobs/<id>/`;
+`restore_clip` continues from it after a crash, and the worker only announces frames it has
+not announced before, so a resumed job's event history has no gaps and no repeats.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import grpc
+from vividvr_daemon import devices as devs
+from vividvr_daemon import otio_clip
+from vividvr_daemon.config import DaemonConfig
+from vividvr_daemon.planning import RequestError, plan_job
+from vividvr_daemon.store import JobRow, JobStore
+from vividvr_daemon.v1 import daemon_pb2 as pb
+
+from vividvr_engine import __version__
+from vividvr_engine.engine import CancelToken, Progress, RestorationEngine
+from vividvr_engine.engines import create_engine
+from vividvr_engine.errors import Cancelled, CheckpointError, MediaError, SettingsError
+from vividvr_engine.media.timecode import FrameRange
+from vividvr_engine.restore_job import RestoreJobSpec, RestoreResult, probe, restore_clip
+from vividvr_engine.settings import RestoreSettings
+
+log = logging.getLogger("vividvr.daemon")
+
+TERMINAL_EVENTS = frozenset({"completed", "failed", "cancelled"})
+ERROR_CODES: tuple[tuple[type[Exception], int], ...] = (
+    (MediaError, pb.ERROR_CODE_MEDIA),
+    (SettingsError, pb.ERROR_CODE_SETTINGS),
+    (CheckpointError, pb.ERROR_CODE_CHECKPOINT),
+    (MemoryError, pb.ERROR_CODE_OUT_OF_MEMORY),
+)
+RESUMED_WARNING = "the daemon restarted while this job ran; it resumes from its last saved work"
+SHUTDOWN_WARNING = "the daemon is stopping; this job resumes from its last saved work when it starts again"
+
+
+def error_code(exc: BaseException) -> int:
+    for kind, code in ERROR_CODES:
+        if isinstance(exc, kind):
+            return code
+    if type(exc).__name__ == "OutOfMemoryError":  # torch.cuda.OutOfMemoryError, without importing torch
+        return pb.ERROR_CODE_OUT_OF_MEMORY
+    return pb.ERROR_CODE_INTERNAL
+
+
+class _Reporter:
+    """Turns engine progress into stored events: throttled progress, and each newly finished
+    stretch of frames as one segment event (never a frame twice, even across restarts)."""
+
+    def __init__(self, core: JobCore, job: JobRow) -> None:
+        self.core, self.job, self.plan = core, job, job.plan
+        self.announced = job.frames_announced
+        self.started = time.monotonic()
+        self.last_progress = 0.0
+
+    def __call__(self, progress: Progress) -> None:
+        now = time.monotonic()
+        fraction = min(1.0, max(0.0, progress.fraction))
+        if progress.frames_done > self.announced:
+            self.segment(progress.frames_done)
+        if now - self.last_progress >= self.core.config.progress_interval_seconds:
+            self.last_progress = now
+            elapsed = now - self.started
+            eta = elapsed * (1 - fraction) / fraction if fraction > 0.001 else -1.0
+            event = pb.RestoreEvent(
+                progress=pb.Progress(
+                    phase=progress.phase,
+                    window=progress.window,
+                    windows=progress.windows,
+                    step=progress.step,
+                    steps=progress.steps,
+                    frames_done=progress.frames_done,
+                    frames_total=progress.frames_total,
+                    fraction=fraction,
+                    eta_seconds=eta,
+                )
+            )
+            self.core.store.append(self.job.id, event)
+
+    def segment(self, frames_done: int) -> None:
+        first = self.plan["first"] + self.announced
+        last = self.plan["first"] + frames_done - 1
+        event = pb.RestoreEvent(segment_written=pb.SegmentWritten(first_frame=first, last_frame=last))
+        self.core.store.append(self.job.id, event, frames_announced=frames_done)
+        self.announced = frames_done
+        if self.core.config.test_segment_delay_seconds:
+            time.sleep(self.core.config.test_segment_delay_seconds)
+
+
+class Worker(threading.Thread):
+    """Runs jobs on one device, one at a time, keeping the last engine warm."""
+
+    def __init__(self, core: JobCore, device: str) -> None:
+        super().__init__(name=f"worker-{device}", daemon=True)
+        self.core, self.device = core, device
+        self.engine: RestorationEngine | None = None
+        self.engine_key: tuple | None = None
+        self.idle_since = time.monotonic()
+        self.running_job = ""
+
+    def engine_for(self, plan: dict) -> RestorationEngine:
+        key = (plan["engine"], tuple(sorted(plan["settings"].items())))
+        if key != self.engine_key:
+            self.unload()
+            settings = RestoreSettings.from_dict(plan["settings"])
+            self.engine = create_engine(plan["engine"], settings, self.core.config.checkpoints, self.device)
+            self.engine_key = key
+        assert self.engine is not None
+        return self.engine
+
+    def unload(self) -> None:
+        if self.engine is not None:
+            log.info("unloading %s from %s", self.engine_key[0] if self.engine_key else "?", self.device)
+            self.engine, self.engine_key = None, None
+            devs.release_cached_memory()
+
+    def run(self) -> None:
+        store = self.core.store
+        while not self.core.stopping.is_set():
+            with store.changed:
+                version = store.version
+            job = store.claim_next(self.device, self.core.started_event)
+            if job is None:
+                if time.monotonic() - self.idle_since > self.core.config.idle_unload_seconds:
+                    self.unload()
+                with store.changed:
+                    store.changed.wait_for(lambda v=version: store.version != v, timeout=1.0)
+                continue
+            self.running_job = job.id
+            try:
+                self.core.run_job(job, self)
+            finally:
+                self.running_job = ""
+                self.idle_since = time.monotonic()
+
+
+class JobCore:
+    def __init__(
+        self,
+        config: DaemonConfig,
+        *,
+        probe_media: Callable = probe,
+        restore: Callable[..., RestoreResult] = restore_clip,
+    ) -> None:
+        self.config = config
+        self.store = JobStore(config.data_dir / "jobs.sqlite3")
+        self.devices = devs.resolve_devices(config.devices)
+        self.probe = probe_media
+        self.restore = restore
+        self.stopping = threading.Event()
+        self.workers: list[Worker] = []
+        self._tokens: dict[str, CancelToken] = {}
+        self._cancel_requested: set[str] = set()
+        self._lock = threading.Lock()
+        self.started_at = time.time()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        resumed = self.store.requeue(RESUMED_WARNING)
+        if resumed:
+            log.info("resuming %d interrupted job(s): %s", len(resumed), ", ".join(resumed))
+        self.workers = [Worker(self, d) for d in self.devices]
+        for worker in self.workers:
+            worker.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Interrupt running jobs (they stay resumable) and wait for the workers."""
+        self.stopping.set()
+        with self._lock:
+            for token in self._tokens.values():
+                token.cancel()
+        with self.store.changed:
+            self.store.changed.notify_all()
+        for worker in self.workers:
+            worker.join(timeout)
+        self.store.close()
+
+    # ------------------------------------------------------------------ requests
+
+    def submit(self, request: pb.RestoreRequest) -> tuple[str, int]:
+        job_id = uuid.uuid4().hex[:12]
+        plan, warnings = plan_job(request, job_id, self.config, self.probe, self._memory_free)
+        if plan["output"] in self.store.active_outputs():
+            raise RequestError(grpc.StatusCode.ALREADY_EXISTS, f"another queued job already writes {plan['output']}")
+        event = self.store.add_job(job_id, request, plan, warnings)
+        return job_id, event.queued.position
+
+    def _memory_free(self) -> tuple[str, devs.DeviceMemory]:
+        """The device with the most memory: a job that fits nowhere is refused at once."""
+        best = max(self.devices, key=lambda d: devs.device_memory(d).total)
+        memory = devs.device_memory(best)
+        # The daemon owns a GPU: its whole memory is the budget. On the CPU, other programs count.
+        return best, devs.DeviceMemory(memory.total, memory.total if best.startswith("cuda") else memory.free)
+
+    def cancel(self, job_id: str) -> JobRow:
+        job = self.store.job(job_id)
+        if job.state == pb.JOB_STATE_QUEUED:
+            cancelled = pb.RestoreEvent(cancelled=pb.Cancelled(message="cancelled before it started"))
+            if self.store.append_if_state(job_id, [pb.JOB_STATE_QUEUED], cancelled, finished=time.time()):
+                return self.store.job(job_id)
+        with self._lock:
+            if self.store.job(job_id).state == pb.JOB_STATE_RUNNING:
+                self._cancel_requested.add(job_id)  # seen by run_job even before its token exists
+                if job_id in self._tokens:
+                    self._tokens[job_id].cancel()
+        return self.store.job(job_id)
+
+    def watch(self, job_id: str, after_seq: int, is_active: Callable[[], bool]) -> Iterator[pb.RestoreEvent]:
+        """Stored events after `after_seq`, then live ones, until the job ends or the caller leaves."""
+        self.store.job(job_id)  # UnknownJob before the stream starts
+        seq = after_seq
+        store = self.store
+        while is_active() and not self.stopping.is_set():
+            with store.changed:
+                version = store.version
+            events = store.events_after(job_id, seq)
+            for event in events:
+                yield event
+                seq = event.seq
+                if event.WhichOneof("kind") in TERMINAL_EVENTS:
+                    return
+            if not events:
+                with store.changed:
+                    store.changed.wait_for(lambda v=version: store.version != v, timeout=1.0)
+
+    # ------------------------------------------------------------------ running
+
+    def started_event(self, job: JobRow, device: str) -> pb.RestoreEvent:
+        return pb.RestoreEvent(
+            started=pb.Started(
+                device=device,
+                resumed=job.frames_announced > 0 or self.state_dir(job.id).exists(),
+                first_frame=job.plan["first"],
+                last_frame=job.plan["last"],
+            )
+        )
+
+    def state_dir(self, job_id: str) -> Path:
+        return self.config.data_dir / "jobs" / job_id
+
+    def run_job(self, job: JobRow, worker: Worker) -> None:
+        token = CancelToken()
+        with self._lock:
+            self._tokens[job.id] = token
+            if job.id in self._cancel_requested:
+                token.cancel()
+        plan = job.plan
+        reporter = _Reporter(self, job)
+        spec = RestoreJobSpec(
+            input=plan["input"],
+            output=plan["output"],
+            frames=FrameRange(plan["first"], plan["last"]),
+            format=plan["format"],
+            overwrite=plan["overwrite"],
+            ten_bit=plan["ten_bit"],
+        )
+        try:
+            engine = worker.engine_for(plan)
+            state_dir = self.state_dir(job.id)
+            state_dir.mkdir(parents=True, exist_ok=True)
+            result = self.restore(spec, engine, reporter, cancel=token, state_dir=state_dir)
+        except Cancelled:
+            if self.stopping.is_set() and not self._user_cancelled(job.id):
+                self.store.requeue(SHUTDOWN_WARNING, job.id)  # resumes when the daemon starts again
+                return
+            self._finish(job.id, pb.RestoreEvent(cancelled=pb.Cancelled(message="cancelled; no output was finished")))
+        except Exception as exc:  # every failure, bugs included, must reach the client as an event
+            code = error_code(exc)
+            if code == pb.ERROR_CODE_INTERNAL:
+                log.exception("job %s failed", job.id)
+            message = str(exc) or type(exc).__name__
+            self._finish(job.id, pb.RestoreEvent(failed=pb.Failed(code=code, message=message)))
+        else:
+            if reporter.announced < plan["last"] - plan["first"] + 1:
+                reporter.segment(plan["last"] - plan["first"] + 1)
+            self._finish(job.id, self.completed_event(job, result))
+        finally:
+            with self._lock:
+                self._tokens.pop(job.id, None)
+                self._cancel_requested.discard(job.id)
+
+    def _user_cancelled(self, job_id: str) -> bool:
+        with self._lock:
+            return job_id in self._cancel_requested
+
+    def _finish(self, job_id: str, event: pb.RestoreEvent) -> None:
+        self.store.append(job_id, event, finished=time.time())
+        shutil.rmtree(self.state_dir(job_id), ignore_errors=True)
+
+    def completed_event(self, job: JobRow, result: RestoreResult) -> pb.RestoreEvent:
+        plan = job.plan
+        request = job.request.source
+        if request.WhichOneof("kind") == "otio_clip_json":
+            source = otio_clip.parse_clip(request.otio_clip_json)
+        else:
+            source = otio_clip.media_clip(
+                plan["name"],
+                plan["input"],
+                available_start=plan["available_start"],
+                media_rate=plan["media_rate"],
+                offset=plan["wanted_first"] - plan["base_frame"],
+                count=plan["wanted_last"] - plan["wanted_first"] + 1,
+            )
+        clip_json = otio_clip.restored_clip_json(
+            source,
+            available_start=plan["available_start"],
+            media_rate=plan["media_rate"],
+            base_frame=plan["base_frame"],
+            first_frame=result.frames.first,
+            last_frame=result.frames.last,
+            output=plan["output"],
+            metadata={"job": job.id, "source_media": plan["input"], "engine": plan["engine"]},
+        )
+        return pb.RestoreEvent(
+            completed=pb.Completed(
+                otio_clip_json=clip_json,
+                paths=result.outputs,
+                first_frame=result.frames.first,
+                last_frame=result.frames.last,
+                width=result.width,
+                height=result.height,
+                seconds=result.seconds,
+            )
+        )
+
+    # ------------------------------------------------------------------ reports
+
+    def job_proto(self, job_id: str) -> pb.Job:
+        job = self.store.job(job_id)
+        msg = pb.Job(
+            id=job.id,
+            state=job.state,
+            label=job.label,
+            priority=job.priority,
+            request=job.request,
+            created_time=job.created,
+            started_time=job.started,
+            finished_time=job.finished,
+            queue_position=self.store.queue_position(job.id),
+            device=job.device,
+            first_frame=job.plan["first"],
+            last_frame=job.plan["last"],
+            output_path=job.plan["output"],
+            last_seq=job.last_seq,
+        )
+        for kind in ("progress", "completed", "failed"):
+            event = self.store.last_event(job.id, kind) if job.state != pb.JOB_STATE_QUEUED else None
+            if event is not None and (kind != "progress" or job.state == pb.JOB_STATE_RUNNING):
+                getattr(msg, kind).CopyFrom(getattr(event, kind))
+        return msg
+
+    def status(self) -> pb.ServerStatus:
+        import psutil
+
+        vm = psutil.virtual_memory()
+        counts = self.store.counts()
+        msg = pb.ServerStatus(
+            version=__version__,
+            host_memory_total_bytes=vm.total,
+            host_memory_available_bytes=vm.available,
+            jobs_queued=counts.get(pb.JOB_STATE_QUEUED, 0),
+            jobs_running=counts.get(pb.JOB_STATE_RUNNING, 0),
+            data_dir=str(self.config.data_dir),
+            uptime_seconds=time.time() - self.started_at,
+        )
+        for worker in self.workers:
+            mem = devs.device_memory(worker.device)
+            msg.devices.add(
+                name=worker.device,
+                description=devs.describe(worker.device),
+                memory_total_bytes=mem.total,
+                memory_free_bytes=mem.free,
+                running_job_id=worker.running_job,
+            )
+            if worker.engine_key is not None:
+                idle = 0.0 if worker.running_job else time.monotonic() - worker.idle_since
+                msg.loaded_models.add(engine=worker.engine_key[0], device=worker.device, idle_seconds=idle)
+        return msg
+

@@ -1,0 +1,56 @@
+"""Will a job fit? A deliberately simple estimate, checked before a job is accepted.
+
+Refusing at submission with the setting to change beats running out of memory two hours into an
+overnight job. The figures are rough upper bounds per engine (weights resident on the device
+plus the largest working set of one tile of one temporal window); the daemon's
+`memory_limit_gib` option overrides the device's free memory when the estimate is off for a
+particular machine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from vividvr_engine.planning import VAE_SPATIAL, generation_side, latent_frames, padded_window_frames
+from vividvr_engine.settings import RestoreSettings
+
+GIB = 1024**3
+FLOAT32 = 4
+BF16 = 2
+# Vivid-VR (CogVideoX1.5-5B transformer + control branch + 3D VAE + T5 text encoder), bf16.
+VIVIDVR_WEIGHTS = 24 * GIB
+VIVIDVR_HIDDEN = 3072
+VIVIDVR_LAYERS_LIVE = 4  # activations kept at once per token (attention + MLP, fused kernels)
+VIVIDVR_VAE_BYTES_PER_PIXEL_FRAME = 96  # 3D VAE decode of one window tile, bf16 with its caches
+
+
+@dataclass(frozen=True)
+class Estimate:
+    bytes: int
+    knobs: tuple[str, ...]  # settings that lower the estimate, most effective first
+
+
+def estimate(engine: str, settings: RestoreSettings, height: int, width: int, frames: int) -> Estimate:
+    """Peak device memory of one job on `frames` frames of a `height` x `width` source."""
+    out_h, out_w = settings.output_size(height, width)
+    window = padded_window_frames(min(settings.num_temporal_process_frames, frames))
+    if engine == "preview":
+        # Source window, resized window and the float32 copies the sink writes from.
+        frames = window * (height * width + 2 * out_h * out_w) * 3 * FLOAT32
+        return Estimate(frames, ("num_temporal_process_frames", "upscale"))
+    tile_px = min(settings.tile_size * VAE_SPATIAL, generation_side(max(out_h, out_w)))
+    tokens = (tile_px // VAE_SPATIAL // 2) ** 2 * latent_frames(window) // 2
+    activations = tokens * VIVIDVR_HIDDEN * BF16 * VIVIDVR_LAYERS_LIVE
+    vae = tile_px * tile_px * window * VIVIDVR_VAE_BYTES_PER_PIXEL_FRAME
+    return Estimate(VIVIDVR_WEIGHTS + activations + vae, ("tile_size", "num_temporal_process_frames"))
+
+
+def refusal(need: Estimate, available: int, device: str, settings: RestoreSettings) -> str | None:
+    """None when the job fits, else a one-line message naming the settings to change."""
+    if need.bytes <= available:
+        return None
+    knobs = " or ".join(f"{k} (now {getattr(settings, k)})" for k in need.knobs)
+    return (
+        f"this job needs about {need.bytes / GIB:.2f} GiB on {device} but {available / GIB:.2f} GiB is free;"
+        f" lower {knobs}, or raise memory_limit_gib in the daemon config if the estimate is wrong"
+    )
