@@ -82,11 +82,14 @@ def _fingerprint(spec: RestoreJobSpec, engine: RestorationEngine, target: Output
 
 
 def _work_folder(spec: RestoreJobSpec, state_dir: Path | None) -> tuple[Path, bool]:
-    """(folder, temporary): the job's staging folder, and whether it is ours to delete at the end."""
-    if state_dir is not None:
-        return Path(state_dir) / "media", False
+    """(folder, temporary): the job's staging folder, and whether it is ours to delete at the end.
+
+    Creates the output folder too, so that publishing is a rename within it.
+    """
     directory = os.path.dirname(os.path.abspath(spec.output))
     os.makedirs(directory, exist_ok=True)
+    if state_dir is not None:
+        return Path(state_dir) / "media", False
     key = hashlib.sha1(spec.output.encode()).hexdigest()[:8]
     return Path(tempfile.mkdtemp(prefix=f".vividvr-{key}-", dir=directory)), True
 
@@ -109,7 +112,7 @@ def restore_clip(
     media = open_media(spec.input)
     info = media.info
     frames = resolve_range(info, spec.frames)
-    target = plan_output(spec.output, spec.format, info.kind, spec.ten_bit)
+    target = plan_output(spec.output, spec.format, info.depth, spec.ten_bit)
     height, width = engine.output_size(info.height, info.width)
     check_output(target, frames.first, frames.last, width, height, spec.overwrite)
     transform = choose_transform(info.is_float, spec.colour)

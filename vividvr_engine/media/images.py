@@ -60,10 +60,11 @@ class ImageInfo:
     width: int
     height: int
     is_float: bool
+    depth: int  # bits per channel as stored: 8, 10, 12, 16 (incl. half float) or 32
 
 
-def _exr_rgb(path: str) -> np.ndarray:
-    """RGB of an EXR's display window; data outside it is cropped, missing data is black."""
+def _exr_rgb(path: str) -> tuple[np.ndarray, int]:
+    """(RGB of an EXR's display window, bits per channel); data outside the window is cropped, missing is black."""
     try:
         with OpenEXR.File(path, separate_channels=True) as exr:
             header = exr.header()
@@ -80,14 +81,15 @@ def _exr_rgb(path: str) -> np.ndarray:
         raise MediaError(f"{path}: unsupported EXR channels {sorted(names)}; need R, G, B (or Y)")
     (dx0, dy0), (dx1, dy1) = (tuple(int(v) for v in corner) for corner in data_window)
     (wx0, wy0), (wx1, wy1) = (tuple(int(v) for v in corner) for corner in display_window)
+    depth = max(p.dtype.itemsize for p in planes) * 8
     data = np.stack([np.asarray(p, dtype=np.float32) for p in planes], axis=-1)
     if (dx0, dy0, dx1, dy1) == (wx0, wy0, wx1, wy1):
-        return data
+        return data, depth
     out = np.zeros((wy1 - wy0 + 1, wx1 - wx0 + 1, 3), np.float32)
     x0, y0, x1, y1 = max(dx0, wx0), max(dy0, wy0), min(dx1, wx1), min(dy1, wy1)
     if x0 <= x1 and y0 <= y1:
         out[y0 - wy0 : y1 - wy0 + 1, x0 - wx0 : x1 - wx0 + 1] = data[y0 - dy0 : y1 - dy0 + 1, x0 - dx0 : x1 - dx0 + 1]
-    return out
+    return out, depth
 
 
 def frame_to_rgb(frame: av.VideoFrame, path: str) -> np.ndarray:
@@ -110,37 +112,40 @@ def frame_to_rgb(frame: av.VideoFrame, path: str) -> np.ndarray:
         raise MediaError(f"{path}: unsupported pixel format {fmt.name} ({exc})") from None
 
 
-def read_image(path: str) -> np.ndarray:
-    """One image file as float32 RGB (H, W, 3), unclipped."""
+def _decode(path: str) -> tuple[np.ndarray, ImageInfo]:
     if not os.path.isfile(path):
         raise MediaError(f"{path}: file not found")
     if path.lower().endswith(EXR_EXTENSIONS):
-        return _exr_rgb(path)
+        rgb, depth = _exr_rgb(path)
+        return rgb, ImageInfo(rgb.shape[1], rgb.shape[0], True, depth)
     try:
         with av.open(path) as container:
             frame = next(container.decode(video=0))
     except (av.FFmpegError, StopIteration, IndexError) as exc:
         raise MediaError(f"{path}: not a readable image ({exc or 'no picture'})") from None
-    return frame_to_rgb(frame, path)
+    rgb = frame_to_rgb(frame, path)
+    depth = max(c.bits for c in frame.format.components)
+    return rgb, ImageInfo(rgb.shape[1], rgb.shape[0], depth == 32, depth)
+
+
+def read_image(path: str) -> np.ndarray:
+    """One image file as float32 RGB (H, W, 3), unclipped."""
+    return _decode(path)[0]
 
 
 def image_info(path: str) -> ImageInfo:
-    """Size and whether values are float (scene-linear) for one image file."""
-    if path.lower().endswith(EXR_EXTENSIONS):
-        rgb = _exr_rgb(path)
-        return ImageInfo(rgb.shape[1], rgb.shape[0], True)
-    rgb = read_image(path)
-    return ImageInfo(rgb.shape[1], rgb.shape[0], False)
+    """Size, depth and whether values are float (scene-linear) for one image file."""
+    return _decode(path)[1]
 
 
 # ------------------------------------------------------------------------------------- writing
 
 
-def encode_image(rgb: np.ndarray, fmt: ImageFormat, path: str, attributes: dict | None = None) -> None:
+def encode_image(rgb: np.ndarray, fmt: ImageFormat, path: str) -> None:
     """Write float32 RGB to `path` in `fmt` (the caller picks a temporary name and renames)."""
     if fmt.codec == "exr":
         dtype = np.float16 if fmt.pix_fmt == "half" else np.float32
-        header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage, **(attributes or {})}
+        header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
         OpenEXR.File(header, {"RGB": np.ascontiguousarray(rgb, dtype=dtype)}).write(path)
         return
     height, width = rgb.shape[:2]

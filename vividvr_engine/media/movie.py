@@ -43,7 +43,7 @@ class MovieIndex:
     pts: np.ndarray = field(repr=False)  # int64, sorted; frame i is pts[i]
     start_timecode: str | None
     has_audio: bool
-    pix_fmt: str
+    depth: int  # bits per channel of the coded pictures
 
     @property
     def num_frames(self) -> int:
@@ -62,7 +62,7 @@ def _open(path: str) -> av.container.InputContainer:
     except FileNotFoundError:
         raise MediaError(f"{path}: file not found") from None
     except (av.FFmpegError, OSError) as exc:
-        raise MediaError(f"{path}: not a readable movie ({_reason(exc)})") from None
+        raise MediaError(f"{path}: not a readable movie: truncated or not a movie file ({_reason(exc)})") from None
 
 
 def _reason(exc: BaseException) -> str:
@@ -91,7 +91,7 @@ def probe_movie(path: str) -> MovieIndex:
     """Index a movie's frames; raises MediaError for anything that would break frame accuracy."""
     with _open(path) as container:
         if not container.streams.video:
-            raise MediaError(f"{path}: no video stream")
+            raise MediaError(f"{path}: no video frames (the file has no video stream)")
         video = container.streams.video[0]
         time_base = video.time_base
         pts_list: list[int] = []
@@ -137,8 +137,9 @@ def probe_movie(path: str) -> MovieIndex:
         if not width or not height:
             raise MediaError(f"{path}: the video stream has no picture size")
         has_audio = bool(container.streams.audio)
-        pix_fmt = video.codec_context.format.name if video.codec_context.format else "unknown"
-    return MovieIndex(path, width, height, fps, time_base, pts, timecode, has_audio, pix_fmt)
+        coded = video.codec_context.format
+        depth = max(c.bits for c in coded.components) if coded is not None else 8
+    return MovieIndex(path, width, height, fps, time_base, pts, timecode, has_audio, depth)
 
 
 def read_movie_frames(index: MovieIndex, start: int) -> Iterator[np.ndarray]:

@@ -48,6 +48,7 @@ class MediaInfo:
     has_audio: bool
     is_float: bool = False  # float (scene-linear) values rather than display-referred code values
     missing: tuple[int, ...] = ()  # sequence frame numbers absent between first and last
+    depth: int = 8  # bits per channel of the source (32: float EXR, whose default output stays float)
 
     @property
     def frames(self) -> FrameRange:
@@ -75,7 +76,7 @@ def open_media(path: str) -> OpenedMedia:
         gaps = tuple(missing_frames(numbers, first, last))
         info = MediaInfo(
             pattern.display(), "sequence", sample.width, sample.height, SEQUENCE_FPS,
-            first, last, None, False, sample.is_float, gaps,
+            first, last, None, False, sample.is_float, gaps, sample.depth,
         )
         return OpenedMedia(info, pattern=pattern)
     if not os.path.exists(path):
@@ -85,7 +86,7 @@ def open_media(path: str) -> OpenedMedia:
     index = probe_movie(path)
     info = MediaInfo(
         path, "movie", index.width, index.height, index.fps, 0, index.num_frames - 1,
-        index.start_timecode, index.has_audio, False,
+        index.start_timecode, index.has_audio, False, (), index.depth,
     )
     return OpenedMedia(info, movie=index)
 

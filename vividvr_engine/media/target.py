@@ -71,8 +71,12 @@ class OutputTarget:
         return fmt.name
 
 
-def plan_output(path: str, fmt: str | None, source_kind: str, ten_bit: bool = False) -> OutputTarget:
-    """Resolve the output kind and format from `--format`, the output name and the input kind."""
+def plan_output(path: str, fmt: str | None, source_depth: int, ten_bit: bool = False) -> OutputTarget:
+    """Resolve the output kind and format from `--format` and the output name.
+
+    EXR output is half float, except from a 32-bit float source, which stays 32-bit so that
+    float values round-trip exactly.
+    """
     if fmt is not None and fmt not in FORMATS and fmt not in IMAGE_FORMATS:
         raise MediaError(f"{path}: unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     if is_sequence_path(path) and not path.lower().endswith(tuple(CONTAINERS)):
@@ -83,7 +87,10 @@ def plan_output(path: str, fmt: str | None, source_kind: str, ten_bit: bool = Fa
         by_extension = image_format_for(path)
         if image is not None and Path(path).suffix.lower() not in image.extensions:
             raise MediaError(f"{path}: --format {fmt} needs a {'/'.join(image.extensions)} file name")
-        return OutputTarget(path, image=image or by_extension, pattern=pattern)
+        image = image or by_extension
+        if image.codec == "exr" and source_depth == 32:
+            image = IMAGE_FORMATS["exr32"]
+        return OutputTarget(path, image=image, pattern=pattern)
     ext = Path(path).suffix.lower()
     if ext not in CONTAINERS:
         raise MediaError(
