@@ -8,6 +8,7 @@ resizing: a frame's index is read back by sampling the middle of each bar.
 from __future__ import annotations
 
 from fractions import Fraction
+from itertools import islice
 from pathlib import Path
 
 import av
@@ -90,12 +91,13 @@ def write_exr_sequence(folder: Path, first: int, count: int, size: tuple[int, in
     return folder / "plate.####.exr"
 
 
-def movie_frames(path: Path) -> list[np.ndarray]:
-    """Every decoded frame of a movie as float32 RGB, in presentation order (test-side reader)."""
+def movie_frames(path: Path, first: int = 0, stop: int | None = None) -> list[np.ndarray]:
+    """Decoded frames `first`..`stop - 1` (all by default) as float32 RGB, decoding from the start."""
     with av.open(str(path)) as container:
+        decoded = islice(container.decode(video=0), stop)
         return [
             f.reformat(format="rgb48le").to_ndarray().astype(np.float32) / 65535
-            for f in container.decode(video=0)
+            for n, f in enumerate(decoded) if n >= first
         ]
 
 
