@@ -22,6 +22,7 @@ from vividvr_daemon.v1 import daemon_pb2 as pb
 from vividvr_engine.engines import ENGINES
 from vividvr_engine.errors import MediaError, SettingsError
 from vividvr_engine.media.sequence import is_sequence_path, parse_pattern
+from vividvr_engine.media.target import check_output, plan_output
 from vividvr_engine.media.timecode import FrameRange, parse_timecode
 from vividvr_engine.restore_job import MediaInfo
 from vividvr_engine.settings import RestoreSettings
@@ -154,6 +155,11 @@ def plan_job(
     except SettingsError as exc:
         raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, f"{info.path}: {exc}") from None
     output = _output(request.output, name, job_id, config, first)
+    try:  # what restore_clip would refuse later: codec size limits, format/extension mismatches
+        target = plan_output(output, request.output.format or None, info.depth, request.output.ten_bit)
+        check_output(target, first, last, width, height, request.output.overwrite)
+    except (MediaError, SettingsError) as exc:
+        raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, str(exc)) from None
     if os.path.realpath(output) == os.path.realpath(info.path):
         raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, f"output {output} would overwrite the source media")
     device, free = memory_free()
