@@ -112,10 +112,13 @@ class PreviewEngine:
             if cancel is not None:
                 cancel.raise_if_cancelled()
             count = window.keep_stop - window.keep_start
-            batch = [lanczos_resize(f, height, width) for f in islice(frames, count)]
-            if len(batch) != count:
-                raise MediaError(f"clip ended at frame {window.keep_start + len(batch)}, expected {total} frames")
-            sink.write_segment(window.keep_start, np.stack(batch))
+            batch = np.empty((count, height, width, 3), np.float32)  # filled in place: one copy per segment
+            read = 0
+            for read, frame in enumerate(islice(frames, count), 1):
+                batch[read - 1] = lanczos_resize(frame, height, width)
+            if read != count:
+                raise MediaError(f"clip ended at frame {window.keep_start + read}, expected {total} frames")
+            sink.write_segment(window.keep_start, batch)
             if progress is not None:
                 progress(
                     Progress("decode", window.index, len(planned), frames_done=window.keep_stop, frames_total=total)

@@ -119,8 +119,8 @@ def choose_transform(source_is_float: bool, ocio: OcioColourSpaces | None = None
 def quantize(rgb: np.ndarray, bits: int, path: str) -> np.ndarray:
     """Float [0, 1] -> unsigned integers of `bits` bits, rounding to nearest.
 
-    Integer files cannot hold values outside [0, 1]; those are clipped here and reported once
-    per file as a MediaError-free warning by the caller, never silently by a cast.
+    Integer files cannot hold values outside [0, 1]; those are clipped here, never wrapped by a
+    cast, and the restore job warns how many frames needed it.
     """
     if not np.isfinite(rgb).all():
         raise MediaError(f"{path}: frame has NaN or infinite values, which {bits}-bit files cannot hold")

@@ -13,7 +13,7 @@ how to make a constant-rate file first.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -220,11 +220,12 @@ def movie_size_problem(fmt: MovieFormat, width: int, height: int) -> str | None:
 
 
 def encode_segment(
-    path: str, frames: np.ndarray, fmt: MovieFormat, fps: Fraction, ten_bit: bool = False
+    path: str, frames: Iterable[np.ndarray], size: tuple[int, int], fmt: MovieFormat, fps: Fraction,
+    ten_bit: bool = False,
 ) -> None:
-    """Encode float32 RGB frames (T, H, W, 3) into a video-only .mov segment at `path`."""
+    """Encode float32 RGB frames of `size` (height, width) into a video-only .mov segment at `path`."""
     pix_fmt = fmt.pix_fmt_10bit if ten_bit and fmt.pix_fmt_10bit else fmt.pix_fmt
-    height, width = frames.shape[1:3]
+    height, width = size
     with av.open(path, "w", format="mov") as out:
         stream = out.add_stream(fmt.codec, rate=fps, options=dict(fmt.options))
         stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt

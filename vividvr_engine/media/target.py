@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -241,17 +242,21 @@ class SegmentSink:
             return
         if first != self.written:
             raise MediaError(f"{self.target.path}: engine skipped frames {self.written}-{first - 1}")
-        values = np.stack([self.transform.from_working(f) for f in frames])
-        if self.target.image is None or self.target.image.codec != "exr":
-            self.clipped_frames += int(((values < 0) | (values > 1)).any(axis=(1, 2, 3)).sum())
         try:
-            files = self._stage(first, values)
+            files = self._stage(first, map(self._file_values, frames))
         except OSError as exc:
             last = self.source_first + first + len(frames) - 1
             raise _write_error(self.target.path, f"frames {self.source_first + first}-{last}", exc) from None
         self.workspace.add_segment(first, len(frames), files)
 
-    def _stage(self, first: int, values: np.ndarray) -> list[str]:
+    def _file_values(self, frame: np.ndarray) -> np.ndarray:
+        """One frame mapped back to the file's encoding; counts frames an integer format will clip."""
+        values = self.transform.from_working(frame)
+        if self.target.image is None or self.target.image.codec != "exr":
+            self.clipped_frames += bool(values.min() < 0 or values.max() > 1)
+        return values
+
+    def _stage(self, first: int, values: Iterator[np.ndarray]) -> list[str]:
         if self.target.pattern is not None:
             assert self.target.image is not None
             files = []
@@ -265,7 +270,7 @@ class SegmentSink:
         assert self.target.movie is not None
         name = f"segment_{first:09d}.mov"
         temporary = self.workspace.staged(f"segment_{first:09d}.tmp.mov")
-        encode_segment(str(temporary), values, self.target.movie, self.fps, self.target.ten_bit)
+        encode_segment(str(temporary), values, self.size, self.target.movie, self.fps, self.target.ten_bit)
         os.replace(temporary, self.workspace.staged(name))
         return [name]
 
