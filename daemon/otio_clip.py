@@ -79,6 +79,14 @@ def source_offset(
     return _snap(source_start) - parse_timecode(label, _rate(source_rate))
 
 
+def source_start_for(offset: float, source_rate: float, available_start: float, media_rate: float) -> float:
+    """The inverse of `source_offset`: the source-range start that selects `offset` frames in."""
+    if same_clock(source_rate, media_rate):
+        return _snap(available_start) + offset
+    label = format_timecode(int(_snap(available_start)), _rate(media_rate))
+    return parse_timecode(label, _rate(source_rate)) + offset
+
+
 def frame_span(offset: float, duration: float) -> tuple[int, int]:
     """(first, count) of whole media frames touched by `offset` .. `offset + duration`."""
     if duration <= 0:
@@ -174,17 +182,25 @@ def restored_clip_json(
     output: str,
     metadata: dict,
 ) -> str:
-    """A clip with the request's source range over the restored media `first_frame..last_frame`.
+    """A clip over the restored media `first_frame..last_frame` selecting the same frames, same timecode.
 
     `available_start` is the timecode-absolute start of the source media (frame `base_frame`);
-    the restored media starts `first_frame - base_frame` frames later on the same clock, so the
-    unchanged source range selects the same picture in the restored media.
+    the restored media starts `first_frame - base_frame` frames later on the same clock. On one
+    clock the request's source range is kept as is; with Resolve's timeline-rate ranges the start
+    is re-expressed against the restored media's start label, as Resolve would write it.
     """
     count = last_frame - first_frame + 1
+    restored_start = _snap(available_start) + first_frame - base_frame
     available = otio.opentime.TimeRange(
-        otio.opentime.RationalTime(_snap(available_start) + first_frame - base_frame, media_rate),
-        otio.opentime.RationalTime(count, media_rate),
+        otio.opentime.RationalTime(restored_start, media_rate), otio.opentime.RationalTime(count, media_rate)
     )
+    source_range = source.source_range
+    if not same_clock(source.source_rate, media_rate):
+        offset = source_offset(source.source_start, source.source_rate, available_start, media_rate)
+        start = source_start_for(offset - (first_frame - base_frame), source.source_rate, restored_start, media_rate)
+        source_range = otio.opentime.TimeRange(
+            otio.opentime.RationalTime(start, source.source_rate), source_range.duration
+        )
     if is_sequence_path(output):
         pattern = parse_pattern(output)
         ref = otio.schema.ImageSequenceReference(
@@ -202,7 +218,7 @@ def restored_clip_json(
     clip = otio.schema.Clip(
         name=f"{source.name} (restored)",
         media_reference=ref,
-        source_range=source.source_range,
+        source_range=source_range,
         metadata={"vividvr": metadata},
     )
     return otio.adapters.write_to_string(clip, "otio_json")

@@ -21,14 +21,16 @@ from vividvr_daemon.v1 import daemon_pb2 as pb
 
 from vividvr_engine.engines import ENGINES
 from vividvr_engine.errors import MediaError, SettingsError
+from vividvr_engine.media.images import IMAGE_EXTENSIONS
 from vividvr_engine.media.sequence import is_sequence_path, parse_pattern
-from vividvr_engine.media.target import check_output, plan_output
+from vividvr_engine.media.target import CONTAINERS, check_output, plan_output
 from vividvr_engine.media.timecode import FrameRange, parse_timecode
 from vividvr_engine.restore_job import MediaInfo
 from vividvr_engine.settings import RestoreSettings
 
 DEFAULT_ENGINE = "vividvr"
 DEFAULT_NAME_TEMPLATE = "{name}_vividvr.mov"
+MEDIA_EXTENSIONS = frozenset((*IMAGE_EXTENSIONS, *CONTAINERS, ".avi", ".mxf", ".mpg", ".flv", ".webm"))
 
 
 @dataclass(frozen=True)
@@ -54,20 +56,12 @@ def settings_from_proto(msg: pb.EngineSettings) -> tuple[str, RestoreSettings]:
         raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, str(exc)) from None
 
 
-def settings_to_proto(engine: str, values: dict) -> pb.EngineSettings:
-    """Only the given values are set, so the daemon's defaults apply to the rest."""
-    msg = pb.EngineSettings(engine=engine)
-    for name, value in values.items():
-        if value is not None:
-            setattr(msg, name, value)
-    return msg
-
-
 def _name_of(path: str) -> str:
-    """Clip name for output templates: the file name without frame field and extension."""
+    """Clip name for output templates: the file name without frame field and media extension."""
     if is_sequence_path(path) and ("#" in path or "%" in path):
         return parse_pattern(path).prefix.rstrip("._-") or "sequence"
-    return os.path.splitext(os.path.basename(path))[0]
+    stem, extension = os.path.splitext(os.path.basename(path))
+    return stem if extension.lower() in MEDIA_EXTENSIONS else os.path.basename(path)
 
 
 def _media(raw: str, roots: Sequence[Path], probe: Callable[[str], MediaInfo]) -> MediaInfo:
@@ -123,7 +117,7 @@ def plan_job(
             raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, str(exc)) from None
         info = _media(clip.media_path, config.media_roots, probe)
         wanted, available_start, media_rate, base = _clip_range(clip, info)
-        name = clip.name
+        name = _name_of(clip.name)
     else:
         info = _media(src.media_path, config.media_roots, probe)
         try:

@@ -305,3 +305,41 @@ def test_watchers_are_told_about_each_event_once(served) -> None:
     for t in threads:
         t.join(60)
     assert all(s == sorted(set(s)) and s[-1] == seen[0][-1] for s in seen)
+
+
+def test_an_otio_clip_from_a_25_fps_resolve_timeline_restores_its_source_frames(served) -> None:
+    _daemon, client, root = served
+    movie = make_media(root)
+    clip = {
+        "OTIO_SCHEMA": "Clip.2",
+        "name": "plate.mov",
+        "source_range": {  # frames 5..14 of 24 fps media at 01:00:00:00, written at the timeline rate
+            "OTIO_SCHEMA": "TimeRange.1",
+            "start_time": {"OTIO_SCHEMA": "RationalTime.1", "rate": 25.0, "value": 90005.0},
+            "duration": {"OTIO_SCHEMA": "RationalTime.1", "rate": 25.0, "value": 10.0},
+        },
+        "media_references": {
+            "DEFAULT_MEDIA": {
+                "OTIO_SCHEMA": "ExternalReference.1",
+                "target_url": str(movie),
+                "available_range": {
+                    "OTIO_SCHEMA": "TimeRange.1",
+                    "start_time": {"OTIO_SCHEMA": "RationalTime.1", "rate": 24.0, "value": 86400.0},
+                    "duration": {"OTIO_SCHEMA": "RationalTime.1", "rate": 24.0, "value": 40.0},
+                },
+            }
+        },
+        "active_media_reference_key": "DEFAULT_MEDIA",
+    }
+    request = make_request(
+        "", str(root / "out"), "{name}_r.####.png", otio_clip_json=json.dumps(clip), handles=(2, 2),
+        engine="preview", settings={"upscale": 2.0, "num_temporal_process_frames": 9}, output_format="png16",
+    )
+    events = list(client.restore(request))
+    completed = events[-1].completed
+    assert (completed.first_frame, completed.last_frame) == (3, 16)
+    assert completed.paths[0].endswith("plate_r.0003.png")
+    restored = json.loads(completed.otio_clip_json)
+    ref = restored["media_references"]["DEFAULT_MEDIA"]
+    assert ref["available_range"]["start_time"]["value"] == 86403 and ref["start_frame"] == 3
+    assert same_files(list(completed.paths), reference_restore(movie, root / "ref" / "plate_r.####.png", 3, 16))

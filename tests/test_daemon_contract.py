@@ -1,0 +1,54 @@
+"""The contract: generated stubs match the .proto, settings map one for one, the client stays light."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import fields
+
+from vividvr_daemon import codegen
+from vividvr_daemon.client import make_request
+from vividvr_daemon.planning import settings_from_proto
+from vividvr_daemon.v1 import daemon_pb2 as pb
+
+from vividvr_engine.settings import RestoreSettings
+
+
+def test_checked_in_stubs_match_a_fresh_generation_from_the_protos(tmp_path) -> None:
+    fresh = codegen.generate(tmp_path)
+    assert {p.name for p in fresh} == {"daemon_pb2.py", "daemon_pb2.pyi", "daemon_pb2_grpc.py"}
+    for path in fresh:
+        checked_in = codegen.STUB_DIR / path.name
+        assert checked_in.read_bytes() == path.read_bytes(), (
+            f"{checked_in} is stale: run `python -m vividvr_daemon.codegen`"
+        )
+
+
+def test_every_engine_setting_in_the_proto_is_a_restore_setting() -> None:
+    proto_names = {f.name for f in pb.EngineSettings.DESCRIPTOR.fields} - {"engine"}
+    assert proto_names <= {f.name for f in fields(RestoreSettings)}
+
+
+def test_settings_round_trip_through_the_proto_and_unset_fields_keep_defaults() -> None:
+    request = make_request(
+        "/a.mov",
+        "/out",
+        "x.mov",
+        engine="preview",
+        settings={"num_inference_steps": 7, "caption": "a cat", "seed": None},
+    )
+    msg = request.settings
+    engine, settings = settings_from_proto(msg)
+    assert engine == "preview"
+    assert settings == RestoreSettings(num_inference_steps=7, caption="a cat")
+    assert settings_from_proto(pb.EngineSettings())[1] == RestoreSettings()
+
+
+def test_the_client_imports_without_torch_or_the_engine() -> None:
+    code = (
+        "import sys, vividvr_daemon.client as c; c.make_request('/a.mov', '/out', 'x.mov');"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'vividvr_engine', 'numpy'));"
+        "print(heavy); sys.exit(1 if heavy else 0)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd="/")
+    assert result.returncode == 0, result.stdout + result.stderr
