@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -343,3 +344,37 @@ def test_an_otio_clip_from_a_25_fps_resolve_timeline_restores_its_source_frames(
     ref = restored["media_references"]["DEFAULT_MEDIA"]
     assert ref["available_range"]["start_time"]["value"] == 86403 and ref["start_frame"] == 3
     assert same_files(list(completed.paths), reference_restore(movie, root / "ref" / "plate_r.####.png", 3, 16))
+
+
+def test_a_graceful_stop_requeues_the_running_job_and_the_next_start_finishes_it(tmp_path: Path) -> None:
+    movie = make_media(tmp_path)
+    daemon = start_daemon(tmp_path, test_segment_delay_seconds=0.4)
+    with DaemonClient(daemon.address) as client:
+        job_id = client.submit(request_for(movie, tmp_path, "g.####.png")).job_id
+        next(e for e in client.watch(job_id) if e.WhichOneof("kind") == "segment_written")
+    daemon.stop()
+    daemon = start_daemon(tmp_path)
+    try:
+        with DaemonClient(daemon.address) as client:
+            history = list(client.watch(job_id))
+            assert kinds(history).count("started") == 2 and kinds(history)[-1] == "completed"
+            assert segments_cover(history, 3, 30)
+            reference = reference_restore(movie, tmp_path / "ref" / "g.####.png", 3, 30)
+            assert same_files(list(history[-1].completed.paths), reference)
+    finally:
+        daemon.stop()
+
+
+def test_an_idle_model_is_unloaded_after_the_configured_time(tmp_path: Path) -> None:
+    movie = make_media(tmp_path, frames=4)
+    daemon = start_daemon(tmp_path, idle_unload_seconds=0.5)
+    try:
+        with DaemonClient(daemon.address) as client:
+            list(client.restore(request_for(movie, tmp_path, "i.####.png", frames="0-3")))
+            assert len(client.status().loaded_models) == 1
+            deadline = time.monotonic() + 10
+            while client.status().loaded_models and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert not client.status().loaded_models
+    finally:
+        daemon.stop()
