@@ -105,3 +105,28 @@ def test_float32_exr_round_trips_within_1e_3_and_stays_32_bit(tmp_path):
         assert np.abs(restored - source).max() < 1e-5
     with OpenEXR.File(str(tmp_path / "out" / "dst.0001.exr"), separate_channels=True) as exr:
         assert exr.channels()["R"].pixels.dtype == np.float32
+
+
+def test_ocio_config_declares_the_working_space_and_maps_back(tmp_path):
+    pytest.importorskip("PyOpenColorIO", reason="OpenColorIO is optional (pip install opencolorio)")
+    from vividvr_engine.media.colour import OcioColourSpaces, OcioTransform
+
+    spaces = OcioColourSpaces("ocio://default", "ACEScg", "ACEScct")
+    linear = (RNG.random((*SIZE, 3)) * 8).astype(np.float32)
+    working = OcioTransform(spaces).to_working(linear)
+    assert working.min() > 0 and working.max() < 1  # the log working space holds 0..8 inside [0, 1]
+    for n in range(1, 4):
+        write_exr(tmp_path / f"src.{n:04d}.exr", linear)
+    out = tmp_path / "out" / "dst.####.exr"
+    result = restore_clip(RestoreJobSpec(str(tmp_path / "src.####.exr"), str(out), None, colour=spaces),
+                          identity_engine())
+    assert np.abs(read_image(result.outputs[0]) - linear).max() < 1e-3
+
+
+def test_ocio_unknown_colour_space_is_a_settings_error():
+    pytest.importorskip("PyOpenColorIO", reason="OpenColorIO is optional (pip install opencolorio)")
+    from vividvr_engine.errors import SettingsError
+    from vividvr_engine.media.colour import OcioColourSpaces, OcioTransform
+
+    with pytest.raises(SettingsError, match="could not be found"):
+        OcioTransform(OcioColourSpaces("ocio://default", "no such space", "ACEScct"))

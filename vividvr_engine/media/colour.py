@@ -92,7 +92,7 @@ class OcioTransform:
             config = ocio.Config.CreateFromFile(spaces.config)
             self._forward = config.getProcessor(spaces.input_space, spaces.working_space).getDefaultCPUProcessor()
             self._inverse = config.getProcessor(spaces.working_space, spaces.input_space).getDefaultCPUProcessor()
-        except ocio.Exception as exc:
+        except (ocio.Exception, ocio.ExceptionMissingFile) as exc:
             raise SettingsError(f"OpenColorIO config {spaces.config}: {exc}") from None
         self.name = f"ocio:{spaces.input_space}->{spaces.working_space}"
 
