@@ -102,5 +102,7 @@ def movie_frames(path: Path, first: int = 0, stop: int | None = None) -> list[np
 
 
 def movie_timecode(path: Path) -> str | None:
+    """The start timecode FFmpeg reports for a movie (stream or container tag, any case)."""
     with av.open(str(path)) as container:
-        return container.streams.video[0].metadata.get("timecode") or container.metadata.get("timecode")
+        tags = {**container.metadata, **container.streams.video[0].metadata}
+        return next((v for k, v in tags.items() if k.lower() == "timecode"), None)

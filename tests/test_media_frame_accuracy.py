@@ -109,3 +109,20 @@ def test_audio_is_copied_for_the_restored_span(tmp_path):
         audio = container.streams.audio[0]
         samples = sum(frame.samples for frame in container.decode(audio))
     assert abs(samples / 48000 - 25 / 25) < 0.05  # one second of sound for 25 frames at 25 fps
+
+
+@pytest.mark.parametrize(
+    ("name", "fmt", "ten_bit"),
+    [("o.mov", "prores4444", False), ("o.mov", "dnxhr", False), ("o.mp4", "h265", True), ("o.mkv", "h264", True)],
+)
+def test_every_movie_format_keeps_frames_drop_frame_timecode_and_audio(tmp_path_factory, tmp_path, name, fmt, ten_bit):
+    source = tmp_path_factory.getbasetemp() / "ntsc.mov"
+    if not source.exists():  # DNxHR needs at least 256x120
+        write_movie(source, "prores_ks", Fraction(30000, 1001), 20, size=(256, 144), pix_fmt="yuv422p10le",
+                    timecode="01:00:00;00", audio=True)
+    out = tmp_path / name
+    spec = RestoreJobSpec(str(source), str(out), FrameRange(3, 15), fmt, ten_bit=ten_bit)
+    restore_clip(spec, preview(1))
+    assert [read_index(f) for f in movie_frames(out)] == list(range(3, 16))
+    info = probe(str(out))
+    assert (info.start_timecode, info.fps, info.has_audio) == ("01:00:00;03", Fraction(30000, 1001), True)

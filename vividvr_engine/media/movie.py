@@ -25,9 +25,6 @@ from vividvr_engine.media.colour import quantize
 from vividvr_engine.media.images import frame_to_rgb
 from vividvr_engine.media.timecode import parse_timecode
 
-MOVIE_EXTENSIONS = (".mov", ".mp4", ".m4v", ".mkv", ".mxf", ".avi", ".mpg", ".mpeg", ".ts", ".webm", ".flv")
-
-
 # ------------------------------------------------------------------------------------- reading
 
 
@@ -71,10 +68,12 @@ def _reason(exc: BaseException) -> str:
 
 def _container_timecode(container: av.container.InputContainer) -> str | None:
     """The start timecode from the video stream, a tmcd/data stream, or the container, in that order."""
-    video = container.streams.video[0]
-    candidates = [video.metadata.get("timecode")]
-    candidates += [s.metadata.get("timecode") for s in container.streams if s.type == "data"]
-    candidates.append(container.metadata.get("timecode"))
+    def tag(metadata: dict) -> str | None:  # Matroska spells it TIMECODE
+        return next((value for key, value in metadata.items() if key.lower() == "timecode"), None)
+
+    candidates = [tag(container.streams.video[0].metadata)]
+    candidates += [tag(s.metadata) for s in container.streams if s.type == "data"]
+    candidates.append(tag(container.metadata))
     return next((tc for tc in candidates if tc), None)
 
 

@@ -39,14 +39,13 @@ log = logging.getLogger("vividvr.media")
 
 FORMATS = ("exr", "prores", "prores4444", "dnxhr", "h264", "h265", "tiff16", "png16")
 # container (FFmpeg muxer name) per movie extension, and which codecs each may hold
-CONTAINERS = {".mov": "mov", ".mp4": "mp4", ".m4v": "mp4", ".mkv": "matroska", ".mxf": "mxf"}
+CONTAINERS = {".mov": "mov", ".mp4": "mp4", ".m4v": "mp4", ".mkv": "matroska"}
 CONTAINER_CODECS = {
     "mov": set(MOVIE_FORMATS),
     "mp4": {"h264", "h265"},
     "matroska": {"h264", "h265"},
-    "mxf": {"dnxhr"},
 }
-DEFAULT_MOVIE_FORMAT = {"mov": "prores", "mp4": "h264", "matroska": "h264", "mxf": "dnxhr"}
+DEFAULT_MOVIE_FORMAT = {"mov": "prores", "mp4": "h264", "matroska": "h264"}
 MANIFEST = "manifest.json"
 
 
