@@ -80,7 +80,9 @@ class PreviewEngine:
         self.settings = settings
 
     @classmethod
-    def create(cls, settings: RestoreSettings, checkpoints: Path | None = None, device: str | None = None):
+    def create(
+        cls, settings: RestoreSettings, checkpoints: Path | None = None, device: str | None = None
+    ) -> PreviewEngine:
         """Checkpoints and device are accepted for a uniform registry and ignored: nothing to load."""
         return cls(settings)
 

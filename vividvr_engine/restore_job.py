@@ -8,6 +8,8 @@ Frame accuracy, exactly:
 - Output movies start at the first restored frame and carry the source start timecode offset by
   it (drop-frame style kept); with no source timecode they carry none.
 - Audio is copied (whole packets within the restored span) when both input and output are movies.
+- Variable-frame-rate movies are refused at probe with a message saying how to conform them:
+  conforming here would invent or drop frames and break the frame count (see docs/media.md).
 
 Atomicity and resume: finished segments are staged in a work folder (`state_dir/media` when a
 `state_dir` is given, else a hidden temporary folder beside the output, removed afterwards) and
