@@ -15,6 +15,7 @@ from vividvr_engine import __version__
 COMMAND_MODULES = [
     "vividvr_cli.restore_command",
     "vividvr_cli.daemon_command",
+    "vividvr_cli.plugins_command",
 ]
 
 EXAMPLES = """\
