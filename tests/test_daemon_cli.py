@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import signal
@@ -11,9 +12,11 @@ import time
 from pathlib import Path
 
 import pytest
-from daemon_support import kinds, make_media, reference_restore, same_files, segments_cover
+from daemon_support import kinds, make_media, reference_restore, same_files, segments_cover, start_daemon
 from vividvr_daemon.client import DaemonClient
 from vividvr_daemon.config import TEST_SEGMENT_DELAY_ENV
+
+from vividvr_cli.daemon_command import _restore_flags, restore_through_daemon
 
 VIVIDVR = [sys.executable, "-m", "vividvr_cli.main"]
 
@@ -114,3 +117,44 @@ def test_cli_submit_watch_jobs_cancel_and_stop(root: Path) -> None:
     finally:
         if process.poll() is None:
             process.kill()
+
+
+def test_background_start_status_and_stop_on_a_unix_socket(root: Path) -> None:
+    socket = f"unix:{root / 'daemon.sock'}"
+    dirs = ["--data-dir", str(root / "data"), "--log-dir", str(root / "log")]
+    started = vividvr("daemon", "start", "--listen", socket, *dirs, "--media-root", str(root), "--output-root",
+                      str(root / "out"), "--device", "cpu")
+    try:
+        assert started.returncode == 0, started.stderr
+        assert socket in started.stdout and (root / "log" / "daemon.log").exists()
+        status = vividvr("daemon", "status", "--daemon", socket)
+        assert status.returncode == 0 and "device cpu" in status.stdout
+        assert vividvr("daemon", "stop", "--data-dir", str(root / "data")).returncode == 0
+        assert vividvr("daemon", "status", "--daemon", socket).returncode == 1
+    finally:
+        pid_file = root / "data" / "daemon.json"
+        if pid_file.exists():
+            os.kill(json.loads(pid_file.read_text())["pid"], signal.SIGKILL)
+
+
+def test_restore_through_daemon_runs_restores_arguments_on_the_daemon(tmp_path: Path) -> None:
+    """What `vividvr restore --daemon HOST:PORT` runs, with restore's own parser."""
+
+
+
+    movie = make_media(tmp_path)
+    daemon = start_daemon(tmp_path)
+    try:
+        parser = argparse.ArgumentParser(parents=[_restore_flags()], add_help=False, conflict_handler="resolve")
+        parser.add_argument("--daemon")
+        output = tmp_path / "out" / "r.####.png"
+        args = parser.parse_args([str(movie), "--output", str(output), "--engine", "preview", "--upscale", "2",
+                                  "--window-frames", "9", "--format", "png16", "--frames", "3-30",
+                                  "--daemon", daemon.address])
+        assert restore_through_daemon(args) == 0
+        restored = sorted(str(p) for p in output.parent.glob("r.*.png"))
+        assert same_files(restored, reference_restore(movie, tmp_path / "ref" / "r.####.png", 3, 30))
+        args.state_dir = tmp_path / "state"
+        assert restore_through_daemon(args) == 2  # a local state folder cannot travel to the daemon
+    finally:
+        daemon.stop()

@@ -244,8 +244,10 @@ def run_stop(args: argparse.Namespace) -> int:
 
 
 def _client(args: argparse.Namespace) -> DaemonClient:
-    token = args.token_file.read_text().strip() if args.token_file else None
-    return DaemonClient(args.daemon, token=token, root_certificate=args.tls_ca)
+    """Works for `vividvr restore --daemon` too, whose parser has no token or TLS flags."""
+    token_file = getattr(args, "token_file", None) or os.environ.get(TOKEN_FILE_ENV)
+    token = Path(token_file).read_text().strip() if token_file else None
+    return DaemonClient(args.daemon, token=token, root_certificate=getattr(args, "tls_ca", None))
 
 
 def _refused(exc: DaemonError) -> int:
