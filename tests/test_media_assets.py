@@ -100,3 +100,14 @@ def test_luminance_chroma_exr_is_refused_as_unsupported(tmp_path):
     shutil.copy(asset(IMAGES / "openexr__Chromaticities_Rec709_YC.exr"), tmp_path / "yc.0001.exr")
     with pytest.raises(MediaError, match="unsupported EXR channels"):
         probe(str(tmp_path / "yc.####.exr"))
+
+
+def test_avi_with_misordered_timestamps_is_read_in_display_order(tmp_path):
+    source = asset(VIDEO / "mmaction2__test.avi")  # MPEG-4 ASP with packed B-frames
+    result = restore_clip(RestoreJobSpec(str(source), str(tmp_path / "f.####.exr"), FrameRange(78, 85)), identity())
+    reference = movie_frames(source, 74, 90)  # FFmpeg's own display order, frames 74..89
+    restored = [read_image(p) for p in result.outputs]
+    assert len(restored) == 8
+    for k, mine in enumerate(restored):  # each output frame is (nearly) identical to its own source frame
+        errors = [np.abs(mine - theirs).mean() for theirs in reference]
+        assert int(np.argmin(errors)) + 74 == 78 + k and min(errors) < 0.01

@@ -12,6 +12,7 @@ how to make a constant-rate file first.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -24,6 +25,8 @@ from vividvr_engine.errors import MediaError
 from vividvr_engine.media.colour import quantize
 from vividvr_engine.media.images import frame_to_rgb
 from vividvr_engine.media.timecode import parse_timecode
+
+log = logging.getLogger("vividvr.media")
 
 # ------------------------------------------------------------------------------------- reading
 
@@ -141,21 +144,46 @@ def probe_movie(path: str) -> MovieIndex:
     return MovieIndex(path, width, height, fps, time_base, pts, timecode, has_audio, depth)
 
 
+class _TimestampsOutOfOrder(Exception):
+    """The decoder labels frames out of timestamp order (e.g. AVI with packed B-frames)."""
+
+    def __init__(self, next_frame: int) -> None:
+        super().__init__(next_frame)
+        self.next_frame = next_frame
+
+
 def read_movie_frames(index: MovieIndex, start: int) -> Iterator[np.ndarray]:
-    """Float32 RGB frames `start`, `start + 1`, ... to the end, decoding only from the nearest keyframe."""
+    """Float32 RGB frames `start`, `start + 1`, ... to the end.
+
+    Frames are matched to the index by timestamp, decoding only from the nearest keyframe. When
+    even decoding from the first frame yields timestamps out of order (some AVI files guess them
+    wrongly), frames are numbered by the decoder's output order instead, which is display order.
+    """
+    try:
+        yield from _frames_by_timestamp(index, start)
+    except _TimestampsOutOfOrder as exc:
+        log.warning("%s: frame timestamps are out of order; numbering frames in display order", index.path)
+        yield from _frames_by_count(index, exc.next_frame)
+
+
+def _frames_by_timestamp(index: MovieIndex, start: int) -> Iterator[np.ndarray]:
     by_pts = {int(p): i for i, p in enumerate(index.pts)}
     with _open(index.path) as container:
         video = container.streams.video[0]
         video.thread_type = "AUTO"
         expected = start
-        restarted = start == 0
+        from_first = start == 0
         if start > 0:
             container.seek(int(index.pts[start]), stream=video, backward=True, any_frame=False)
         while expected < index.num_frames:
             landed_late = False
+            previous = -1
             try:
                 for frame in container.decode(video):
                     number = by_pts.get(frame.pts) if frame.pts is not None else None
+                    if number is not None and number <= previous:
+                        raise _TimestampsOutOfOrder(expected)  # decoders emit display order: labels are wrong
+                    previous = previous if number is None else number
                     if number is None or number < expected:
                         continue
                     if number > expected:
@@ -167,13 +195,29 @@ def read_movie_frames(index: MovieIndex, start: int) -> Iterator[np.ndarray]:
                         return
             except av.FFmpegError as exc:
                 raise MediaError(f"{index.path}: cannot decode frame {expected} ({_reason(exc)})") from None
-            if landed_late and not restarted:
-                restarted = True
-                container.seek(int(index.pts[0]), stream=video, backward=True, any_frame=False)
-                continue
-            raise MediaError(
-                f"{index.path}: frame {expected} could not be decoded (file truncated or damaged)"
-            )
+            if not landed_late:
+                raise MediaError(f"{index.path}: frame {expected} could not be decoded (file truncated or damaged)")
+            if from_first:  # a later frame came first even decoding from the start: labels are wrong
+                raise _TimestampsOutOfOrder(expected)
+            from_first = True  # the seek landed after the frame: decode from the start instead
+            container.seek(int(index.pts[0]), stream=video, backward=True, any_frame=False)
+
+
+def _frames_by_count(index: MovieIndex, start: int) -> Iterator[np.ndarray]:
+    """Frames `start`.. numbered by decoder output order, decoding from the first frame."""
+    decoded = 0
+    with _open(index.path) as container:
+        video = container.streams.video[0]
+        video.thread_type = "AUTO"
+        try:
+            for decoded, frame in enumerate(container.decode(video), 1):
+                if decoded > start:
+                    yield frame_to_rgb(frame, index.path)
+                if decoded == index.num_frames:
+                    return
+        except av.FFmpegError as exc:
+            raise MediaError(f"{index.path}: cannot decode frame {decoded} ({_reason(exc)})") from None
+    raise MediaError(f"{index.path}: only {decoded} of {index.num_frames} frames could be decoded (damaged file)")
 
 
 # ------------------------------------------------------------------------------------- writing
