@@ -63,17 +63,21 @@ class _Reporter:
         self.core, self.job, self.plan = core, job, job.plan
         self.announced = job.frames_announced
         self.started = time.monotonic()
+        self.start_fraction: float | None = None  # a resumed run starts part way
         self.last_progress = 0.0
 
     def __call__(self, progress: Progress) -> None:
         now = time.monotonic()
         fraction = min(1.0, max(0.0, progress.fraction))
+        if self.start_fraction is None:
+            self.start_fraction = fraction
         if progress.frames_done > self.announced:
             self.segment(progress.frames_done)
         if now - self.last_progress >= self.core.config.progress_interval_seconds:
             self.last_progress = now
             elapsed = now - self.started
-            eta = elapsed * (1 - fraction) / fraction if fraction > 0.001 else -1.0
+            gained = fraction - self.start_fraction
+            eta = elapsed * (1 - fraction) / gained if gained > 0.001 else -1.0
             event = pb.RestoreEvent(
                 progress=pb.Progress(
                     phase=progress.phase,
@@ -147,18 +151,10 @@ class Worker(threading.Thread):
 
 
 class JobCore:
-    def __init__(
-        self,
-        config: DaemonConfig,
-        *,
-        probe_media: Callable = probe,
-        restore: Callable[..., RestoreResult] = restore_clip,
-    ) -> None:
+    def __init__(self, config: DaemonConfig) -> None:
         self.config = config
         self.store = JobStore(config.data_dir / "jobs.sqlite3")
         self.devices = devs.resolve_devices(config.devices)
-        self.probe = probe_media
-        self.restore = restore
         self.stopping = threading.Event()
         self.workers: list[Worker] = []
         self._tokens: dict[str, CancelToken] = {}
@@ -186,13 +182,16 @@ class JobCore:
             self.store.changed.notify_all()
         for worker in self.workers:
             worker.join(timeout)
+
+    def close(self) -> None:
+        """After `stop` and after the server has stopped calling in."""
         self.store.close()
 
     # ------------------------------------------------------------------ requests
 
     def submit(self, request: pb.RestoreRequest) -> tuple[str, int]:
         job_id = uuid.uuid4().hex[:12]
-        plan, warnings = plan_job(request, job_id, self.config, self.probe, self._memory_free)
+        plan, warnings = plan_job(request, job_id, self.config, probe, self._memory_free)
         if plan["output"] in self.store.active_outputs():
             raise RequestError(grpc.StatusCode.ALREADY_EXISTS, f"another queued job already writes {plan['output']}")
         event = self.store.add_job(job_id, request, plan, warnings)
@@ -271,7 +270,7 @@ class JobCore:
             engine = worker.engine_for(plan)
             state_dir = self.state_dir(job.id)
             state_dir.mkdir(parents=True, exist_ok=True)
-            result = self.restore(spec, engine, reporter, cancel=token, state_dir=state_dir)
+            result = restore_clip(spec, engine, reporter, cancel=token, state_dir=state_dir)
         except Cancelled:
             if self.stopping.is_set() and not self._user_cancelled(job.id):
                 self.store.requeue(SHUTDOWN_WARNING, job.id)  # resumes when the daemon starts again

@@ -197,6 +197,7 @@ class Daemon:
         self.health.enter_graceful_shutdown()
         self.core.stop()
         self.server.stop(grace).wait()
+        self.core.close()
         with contextlib.suppress(FileNotFoundError):
             self.config.pid_file.unlink()
         self._lock_file.close()
