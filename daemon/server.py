@@ -38,24 +38,26 @@ class DaemonAlreadyRunning(RuntimeError):
     pass
 
 
+def _refuse(context: grpc.ServicerContext, exc: RequestError | UnknownJob) -> None:
+    if isinstance(exc, RequestError):
+        context.abort(exc.code, exc.message)
+    context.abort(grpc.StatusCode.NOT_FOUND, f"no job {exc.args[0]!r}")
+
+
 def _abort_on_errors(method: Callable) -> Callable:
     """Map the core's refusals to gRPC statuses; the servicer methods stay one-liners."""
 
     def call(self: RestorerServicer, request, context: grpc.ServicerContext):  # type: ignore[no-untyped-def]
         try:
             return method(self, request, context)
-        except RequestError as exc:
-            context.abort(exc.code, exc.message)
-        except UnknownJob as exc:
-            context.abort(grpc.StatusCode.NOT_FOUND, f"no job {exc.args[0]!r}")
+        except (RequestError, UnknownJob) as exc:
+            _refuse(context, exc)
 
     def stream(self: RestorerServicer, request, context: grpc.ServicerContext):  # type: ignore[no-untyped-def]
         try:
             yield from method(self, request, context)
-        except RequestError as exc:
-            context.abort(exc.code, exc.message)
-        except UnknownJob as exc:
-            context.abort(grpc.StatusCode.NOT_FOUND, f"no job {exc.args[0]!r}")
+        except (RequestError, UnknownJob) as exc:
+            _refuse(context, exc)
 
     wrapper = stream if inspect.isgeneratorfunction(method) else call
     wrapper.__name__, wrapper.__doc__ = method.__name__, method.__doc__
