@@ -60,7 +60,7 @@ def test_multi_window_clip_is_streamed_once_plus_once_for_colour(models):
     make_engine(models).restore(clip, sink)
     assert sink.frames.shape == (21, 32, 32, 3)
     assert len(sink.segments) == 4  # windows of 9 with stride 4 over 21 frames
-    assert clip.reads == 2 * 21
+    assert clip.reads == 1 + 2 * 21  # the first frame once more, to fingerprint resumable state
 
 
 def test_latents_spilled_to_disk_give_the_same_result(models):
@@ -101,6 +101,15 @@ def test_state_from_other_settings_is_not_reused(models, tmp_path):
     fresh = restore(make_engine(models, seed=2), clip)
     reused_dir = restore(make_engine(models, seed=2), clip, state_dir=state)
     np.testing.assert_array_equal(fresh, reused_dir)
+
+
+def test_state_from_another_clip_of_the_same_size_is_not_reused(models, tmp_path):
+    state = tmp_path / "state"
+    restore(make_engine(models), random_clip(5, 16, 16, seed=1), state_dir=state)
+    other = random_clip(5, 16, 16, seed=2)
+    np.testing.assert_array_equal(
+        restore(make_engine(models), other, state_dir=state), restore(make_engine(models), other)
+    )
 
 
 def test_segments_already_written_are_not_emitted_again(models):

@@ -199,6 +199,7 @@ class _Run:
         self.scheduler.set_timesteps(s.num_inference_steps, device="cpu")
         self.generator = torch.Generator("cpu").manual_seed(s.seed)
         self.cfg = s.guidance_scale > 1.0
+        self._rope_cache: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
         self.store = LatentStore(state_dir, engine.latent_ram_budget, persistent=state_dir is not None)
         self.fingerprint = self._fingerprint()
         self.manifest = self._resume_point()
@@ -206,11 +207,14 @@ class _Run:
     # ------------------------------------------------------------------------- bookkeeping
 
     def _fingerprint(self) -> str:
+        """Identifies clip and settings, so state saved for another job is never resumed."""
         clip = self.clip
+        first_frame = np.ascontiguousarray(next(iter(clip.frames(0))), dtype=np.float32)
         identity = {
             "engine": __version__,
             "settings": self.settings.to_dict(),
             "clip": [clip.num_frames, clip.height, clip.width, str(clip.fps)],
+            "first_frame": hashlib.sha256(first_frame.tobytes()).hexdigest(),
         }
         return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
 
@@ -226,7 +230,12 @@ class _Run:
         self.store.commit(self.manifest)
 
     def _slot(self, window: int, steps_done: int) -> str:
+        """Key of a window's evolving latents after `steps_done` steps (two slots, alternating)."""
         return f"window{window}.slot{steps_done % 2}"
+
+    def _conditioning(self, window: int) -> str:
+        """Key of a window's fixed inputs: control latents and prompt embeddings."""
+        return f"window{window}.conditioning"
 
     def _report(self, phase: str, **fields) -> None:
         self.progress(
@@ -250,8 +259,9 @@ class _Run:
         for window, frames in _window_frames(self.clip, self.windows[first:], self._resize_input):
             self.cancel.raise_if_cancelled()
             self._report("encode", window=window.index)
-            captions, tensors = self._prepare_window(window, frames)
-            self.store.write(self._slot(window.index, 0), tensors)
+            captions, conditioning, latents = self._prepare_window(window, frames)
+            self.store.write(self._conditioning(window.index), conditioning)
+            self.store.write(self._slot(window.index, 0), {"latents": latents})
             self.manifest["captions"].append(captions)
             self.manifest["prepared"] = window.index + 1
             self._commit()
@@ -260,7 +270,7 @@ class _Run:
     def _resize_input(self, frame: np.ndarray) -> torch.Tensor:
         return resize_frame(frame, self.geometry)
 
-    def _prepare_window(self, window: TemporalWindow, frames: torch.Tensor) -> tuple[list[str], dict]:
+    def _prepare_window(self, window: TemporalWindow, frames: torch.Tensor) -> tuple[list[str], dict, torch.Tensor]:
         g = self.geometry
         padded = torch.cat([frames, frames[-1:].expand(window.padded_frames - window.frames, -1, -1, -1)])
         padded = F.pad(padded, (0, g.gen_width - g.out_width, 0, g.gen_height - g.out_height), mode="replicate")
@@ -277,12 +287,12 @@ class _Run:
             ("negative_prompt_embeds", negative),
         ):
             self.trace(f"window{window.index}.{name}", tensor)
-        return captions, {
-            "latents": latents,
+        conditioning = {
             "control_latents": control_latents,
             "prompt_embeds": positive,
             "negative_prompt_embeds": negative,
         }
+        return captions, conditioning, latents
 
     def _caption(self, video: torch.Tensor) -> list[str]:
         """One caption per pixel tile (the latent tiling, scaled to pixels), row-major."""
@@ -331,9 +341,9 @@ class _Run:
         for step in range(self.manifest["steps_done"], steps):
             for window in self.windows:
                 state = self.store.read(self._slot(window.index, step))
-                latents, x0 = self._denoise_window(window.index, step, state)
-                state.update(latents=latents, previous_x0=x0)
-                self.store.write(self._slot(window.index, step + 1), state)
+                conditioning = self.store.read(self._conditioning(window.index))
+                latents, x0 = self._denoise_window(window.index, step, state, conditioning)
+                self.store.write(self._slot(window.index, step + 1), {"latents": latents, "previous_x0": x0})
             self._merge_windows(step + 1)
             self.manifest["steps_done"] = step + 1
             self._commit()
@@ -342,7 +352,9 @@ class _Run:
                 f"window{window.index}.final_latents", self.store.read(self._slot(window.index, steps))["latents"]
             )
 
-    def _denoise_window(self, window: int, step: int, state: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    def _denoise_window(
+        self, window: int, step: int, state: dict, conditioning: dict
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         latents = state["latents"]
         previous_x0 = state.get("previous_x0")
         joined = torch.zeros_like(latents)
@@ -354,10 +366,10 @@ class _Run:
             region = _region(tile)
             new_latents, x0 = self._denoise_tile(
                 latents[region],
-                state["control_latents"][region],
+                conditioning["control_latents"][region],
                 None if previous_x0 is None else previous_x0[region],
-                state["prompt_embeds"][index : index + 1],
-                state["negative_prompt_embeds"][index : index + 1],
+                conditioning["prompt_embeds"][index : index + 1],
+                conditioning["negative_prompt_embeds"][index : index + 1],
                 step,
             )
             weight = _ownership_weights(tile, latents[region].shape)
@@ -373,7 +385,7 @@ class _Run:
         text = torch.cat([negative, positive]) if self.cfg else positive
         model_latents = self.scheduler.scale_model_input(latents, timestep).repeat(batch, 1, 1, 1, 1)
         model_control = control.repeat(batch, 1, 1, 1, 1)
-        rope = _rotary_embedding(latents.shape, self.models.transformer.config, device)
+        rope = self._rope(latents.shape)
         t = timestep.reshape(1).to(device)
         model_latents, model_control, text = (x.to(device, dtype) for x in (model_latents, model_control, text))
         control_states = self.models.controlnet(model_latents, text, model_control, t, rope)
@@ -393,6 +405,13 @@ class _Run:
             control,
             self.settings.restoration_guidance_scale,
         )
+
+    def _rope(self, shape: torch.Size) -> tuple[torch.Tensor, torch.Tensor]:
+        """RoPE depends only on the tile's latent shape; a clip has a handful of shapes."""
+        key = tuple(shape[1:])
+        if key not in self._rope_cache:
+            self._rope_cache[key] = _rotary_embedding(shape, self.models.transformer.config, self.engine.device)
+        return self._rope_cache[key]
 
     def _merge_windows(self, steps_done: int) -> None:
         """Each window takes the latents (and x0) of every latent frame another window owns."""
