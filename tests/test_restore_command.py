@@ -85,6 +85,9 @@ def test_missing_weights_point_to_the_preview_engine_and_exit_2(source, tmp_path
     err = capsys.readouterr().err
     assert "--engine preview" in err and "Checkpoints" in err
     assert not (tmp_path / "o.mov").exists()
+    # bad input is reported before any model is looked for
+    assert main(["restore", str(tmp_path / "gone.mov"), "-o", str(tmp_path / "o.mov")]) == 2
+    assert "gone.mov: file not found" in capsys.readouterr().err
 
 
 def test_console_command_exit_code_and_json_error(source, tmp_path):

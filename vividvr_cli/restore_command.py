@@ -20,7 +20,7 @@ from vividvr_engine.errors import Cancelled, CheckpointError, MediaError, Settin
 from vividvr_engine.media.colour import OcioColourSpaces
 from vividvr_engine.media.target import FORMATS
 from vividvr_engine.media.timecode import FrameRange, range_from_timecodes
-from vividvr_engine.restore_job import RestoreJobSpec, RestoreResult, probe, restore_clip
+from vividvr_engine.restore_job import MediaInfo, RestoreJobSpec, RestoreResult, probe, restore_clip
 from vividvr_engine.settings import RestoreSettings
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
@@ -85,7 +85,7 @@ def settings_from_args(args: argparse.Namespace) -> RestoreSettings:
     return RestoreSettings(**values)
 
 
-def frames_from_args(args: argparse.Namespace) -> FrameRange | None:
+def frames_from_args(args: argparse.Namespace, info: MediaInfo) -> FrameRange | None:
     """--frames, or --in/--out converted with the source's own rate and start timecode."""
     if args.frames is not None:
         try:
@@ -96,7 +96,6 @@ def frames_from_args(args: argparse.Namespace) -> FrameRange | None:
         return None
     if args.tc_in is None or args.tc_out is None:
         raise SettingsError("--in and --out go together")
-    info = probe(args.input)
     if info.start_timecode is None:
         raise MediaError(f"{info.path}: has no timecode; give --frames FIRST-LAST instead of --in/--out")
     try:
@@ -172,10 +171,11 @@ def run(args: argparse.Namespace) -> int:
     reporter = None
     cancel = CancelToken()
     try:
+        info = probe(args.input)  # bad input fails here, before any model is loaded
         spec = RestoreJobSpec(
             input=args.input,
             output=args.output,
-            frames=frames_from_args(args),
+            frames=frames_from_args(args, info),
             format=args.format,
             overwrite=args.overwrite,
             ten_bit=args.bit_depth == 10,
