@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from vividvr_engine.captioning import FixedCaptioner
 from vividvr_engine.checkpoints import CheckpointPaths, load_models
 from vividvr_engine.engine import CancelToken
-from vividvr_engine.errors import Cancelled
+from vividvr_engine.errors import Cancelled, CheckpointError
 from vividvr_engine.in_memory import ArrayClip, MemorySink
 from vividvr_engine.pipeline import VividVREngine
 from vividvr_engine.settings import RestoreSettings
@@ -130,3 +131,18 @@ def test_progress_reports_every_phase_in_order(models):
     assert phases.index("encode") < phases.index("denoise") < phases.index("decode")
     fractions = [p.fraction for p in seen]
     assert fractions == sorted(fractions) and fractions[-1] == pytest.approx(1.0)
+
+
+def test_create_loads_the_published_layout_with_a_fixed_caption(reference_checkpoints):
+    engine = VividVREngine.create(RestoreSettings(caption="a dog"), reference_checkpoints, device="cpu")
+    assert engine.dtype == torch.float32 and isinstance(engine.captioner, FixedCaptioner)
+
+
+def test_create_without_captioner_or_caption_says_how_to_fix_it(reference_checkpoints):
+    with pytest.raises(CheckpointError, match=r"cogvlm2-llama3-caption.*--caption"):
+        VividVREngine.create(RestoreSettings(), reference_checkpoints, device="cpu")
+
+
+def test_unknown_offload_mode_is_refused(models):
+    with pytest.raises(ValueError, match="offload must be one of"):
+        VividVREngine(models, RestoreSettings(), FixedCaptioner("x"), offload="disk")

@@ -139,9 +139,18 @@ class VividVREngine:
                 torch.cuda.empty_cache()
 
     @classmethod
-    def create(cls, settings: RestoreSettings, checkpoints: Path | None = None, device: str | None = None):
+    def create(
+        cls,
+        settings: RestoreSettings,
+        checkpoints: Path | None = None,
+        device: str | None = None,
+        *,
+        dtype: torch.dtype | None = None,
+        offload: str = "none",
+    ) -> VividVREngine:
+        """Validate the checkpoints, then load them: bfloat16 on a GPU and float32 on the CPU by default."""
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
+        dtype = dtype or (torch.bfloat16 if device.startswith("cuda") else torch.float32)
         paths = CheckpointPaths.from_root(checkpoints or default_checkpoint_root())
         paths.validate()
         if settings.caption:
@@ -153,7 +162,7 @@ class VividVREngine:
             )
         else:
             captioner = CogVLM2Captioner.from_pretrained(paths.captioner, device=device)
-        return cls(load_models(paths, dtype), settings, captioner, device, dtype)
+        return cls(load_models(paths, dtype), settings, captioner, device, dtype, offload=offload)
 
     def output_size(self, height: int, width: int) -> tuple[int, int]:
         return self.settings.output_size(height, width)
