@@ -265,7 +265,7 @@ class RealESRGAN:
         x = frame.to(self.device).clamp(0, 1)
         # Pixel-unshuffle needs sides divisible by its factor; replicate the edge to get there.
         x = F.pad(x, (0, -width % unit, 0, -height % unit), mode="replicate") if unit > 1 else x
-        rows, cols = (self._tiles(side // unit) for side in x.shape[-2:])
+        rows, cols = (self.plan_axis(side // unit) for side in x.shape[-2:])
         out = torch.empty((1, 3, x.shape[-2] * s, x.shape[-1] * s), dtype=torch.float32)
         step = unit * s  # output pixels per planning unit
         for r in rows:
@@ -278,7 +278,8 @@ class RealESRGAN:
                 ].to("cpu", torch.float32)
         return out[..., : height * s, : width * s].clamp_(0, 1)
 
-    def _tiles(self, units: int) -> list[Tile]:
+    def plan_axis(self, units: int) -> list[Tile]:
+        """Tiles along one side of `units` planning units (pixels, or 2x2 blocks for x2)."""
         unit = self.net.config.unshuffle
         if not self.tile:
             return plan_tiles(units, units, units)

@@ -272,7 +272,7 @@ class TextFixer:
         if root is None:
             raise CheckpointError(
                 "text fix needs Real-ESRGAN x2plus weights: pass a checkpoint folder holding "
-                f"{realesrgan_path(Path('<checkpoints>'), 2).relative_to('<checkpoints>')}"
+                f"{realesrgan_path(Path(), 2)}"
             )
         enhancer = RealESRGAN.from_file(realesrgan_path(Path(root), 2), scale=2, device=device)
         return cls(CraftDetector.from_file(craft_path(Path(root)), enhancer.device), enhancer)
