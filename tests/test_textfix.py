@@ -13,8 +13,11 @@ import pytest
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
+from vividvr_engine.engines import create_engine
 from vividvr_engine.errors import CheckpointError, MediaError
+from vividvr_engine.in_memory import ArrayClip, MemorySink
 from vividvr_engine.realesrgan import RRDBConfig, RRDBNet, frames_to_tensor, realesrgan_path, resize_frames
+from vividvr_engine.settings import RestoreSettings
 from vividvr_engine.textfix import (
     CRAFT_FILE,
     DILATE_RADIUS,
@@ -231,3 +234,20 @@ def test_text_fix_rejects_mismatched_windows_and_missing_weights(fixer, tmp_path
         TextFixer.from_checkpoints(tmp_path, "cpu")
     with pytest.raises(CheckpointError, match="needs Real-ESRGAN x2plus weights"):
         TextFixer.from_checkpoints(None, "cpu")
+
+
+def test_realesrgan_engine_applies_the_text_fix_when_asked(fixer, tmp_path):
+    root = tmp_path / "checkpoints"
+    path = realesrgan_path(root, 2)
+    path.parent.mkdir(parents=True)
+    torch.save({"params_ema": box_filter_x2_state()}, path)
+    frame, _ = render(background(96, 160, seed=5), [(10, 30, "CAMERA B", 22)])
+    frames = np.stack([frame, frame[:, ::-1]])
+    outputs = {}
+    for textfix in (False, True):
+        settings = RestoreSettings(upscale=2, num_temporal_process_frames=9, textfix=textfix)
+        sink = MemorySink()
+        create_engine("realesrgan", settings, checkpoints=root, device="cpu").restore(ArrayClip(frames), sink)
+        outputs[textfix] = sink.frames
+    np.testing.assert_allclose(outputs[True], fixer.apply(outputs[False], frames), atol=1e-6)
+    assert np.abs(outputs[True] - outputs[False]).max() > 0.05
