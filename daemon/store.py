@@ -116,7 +116,12 @@ class JobStore:
         return event
 
     def _transaction(self, work: Callable[[], T]) -> T:
+        """Run `work` in one transaction; wake waiters only if it wrote something.
+
+        (Waking them on empty transactions would make an idle worker's poll wake itself: a spin.)
+        """
         with self._lock:
+            before = self._db.total_changes
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 result = work()
@@ -124,9 +129,11 @@ class JobStore:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
-        with self.changed:
-            self.version += 1
-            self.changed.notify_all()
+            wrote = self._db.total_changes != before
+        if wrote:
+            with self.changed:
+                self.version += 1
+                self.changed.notify_all()
         return result
 
     def add_job(

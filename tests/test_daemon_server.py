@@ -378,3 +378,11 @@ def test_an_idle_model_is_unloaded_after_the_configured_time(tmp_path: Path) -> 
             assert not client.status().loaded_models
     finally:
         daemon.stop()
+
+
+def test_an_idle_daemon_does_not_wake_itself(served) -> None:
+    daemon, client, root = served
+    list(client.restore(request_for(make_media(root, frames=4), root, "q.####.png", frames="0-3")))
+    version = daemon.core.store.version
+    time.sleep(2.5)  # a worker polls the queue every second; an empty poll must not count as a change
+    assert daemon.core.store.version == version
