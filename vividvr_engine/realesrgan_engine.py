@@ -70,12 +70,12 @@ class RealESRGANEngine:
         expected = " or ".join(str(realesrgan_path(Path(), s)) for s in MODEL_FILES)
         if checkpoints is None:
             raise CheckpointError(f"the realesrgan engine needs a checkpoint folder holding {expected}")
-        present = {s: realesrgan_path(checkpoints, s) for s in MODEL_FILES}
-        present = {s: p for s, p in present.items() if p.is_file()}
+        paths = {s: realesrgan_path(checkpoints, s) for s in MODEL_FILES}
+        present = {s: p for s, p in paths.items() if p.is_file()}
         if not present:
             raise CheckpointError(f"{checkpoints}: no Real-ESRGAN weights found; expected {expected}")
         if settings.textfix and 2 not in present:
-            raise CheckpointError(f"text fix needs {realesrgan_path(checkpoints, 2)}: file not found")
+            raise CheckpointError(f"text fix needs {paths[2]}: file not found")
         detector_file = craft_path(checkpoints) if settings.textfix else None
         models = {s: RealESRGAN.from_file(p, scale=s, device=device) for s, p in present.items()}
         textfixer = None
@@ -138,7 +138,7 @@ class RealESRGANEngine:
                     if cancel is not None:
                         cancel.raise_if_cancelled()
                     sink.write_segment(seg_start, restored)
-                    if progress is not None:
+                    if progress is not None:  # one "step"; tile/tiles count the window's frames
                         progress(
                             Progress(
                                 phase="denoise",
