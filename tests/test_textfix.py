@@ -148,6 +148,14 @@ def test_frames_above_the_canvas_are_shrunk_for_detection_and_the_mask_maps_back
     assert false_area < 0.02
 
 
+@pytest.mark.parametrize("size", [(1, 1), (5, 3), (33, 65)])
+def test_tiny_and_odd_frames_get_a_mask_of_their_own_size(detector, size):
+    frame = np.random.default_rng(0).random((*size, 3), dtype=np.float32)
+    mask = text_mask(detector.text_scores(frames_to_tensor(frame)))
+    assert mask.shape == (1, 1, *size)
+    assert torch.isfinite(mask).all()
+
+
 def test_mask_rule_squares_isolated_weak_scores_dilates_and_softens_only_edges():
     score = torch.zeros(1, 1, 40, 40)
     score[0, 0, 10, 10] = 0.35  # weak and alone: 0.35 / 0.7 = 0.5, squared to 0.25
