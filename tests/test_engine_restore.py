@@ -146,3 +146,26 @@ def test_create_without_captioner_or_caption_says_how_to_fix_it(reference_checkp
 def test_unknown_offload_mode_is_refused(models):
     with pytest.raises(ValueError, match="offload must be one of"):
         VividVREngine(models, RestoreSettings(), FixedCaptioner("x"), offload="disk")
+
+
+class MarkingTextFixer:
+    """Stands in for `TextFixer`: records what it is given and marks the frames it returns."""
+
+    def __init__(self):
+        self.calls = []
+
+    def apply(self, restored, input_window):
+        self.calls.append((restored.shape, input_window.shape))
+        return np.full_like(restored, 0.5)
+
+
+def test_text_fix_sees_each_segment_with_its_resized_input_and_its_output_is_kept(models):
+    fixer = MarkingTextFixer()
+    settings = RestoreSettings(
+        num_inference_steps=1, upscale=2.0, tile_size=8, num_temporal_process_frames=9, textfix=True
+    )
+    engine = VividVREngine(models, settings, FixedCaptioner("a sign"), text_fixer=fixer)
+    frames = restore(engine, random_clip(13, 16, 16))
+    assert [call[0] for call in fixer.calls] == [call[1] for call in fixer.calls]
+    assert sum(call[0][0] for call in fixer.calls) == 13 and fixer.calls[0][0][1:] == (32, 32, 3)
+    assert (frames == 0.5).all()

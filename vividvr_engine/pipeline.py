@@ -54,6 +54,7 @@ from vividvr_engine.planning import (
     plan_windows,
 )
 from vividvr_engine.settings import RestoreSettings
+from vividvr_engine.textfix import TextFixer
 
 MAX_TEXT_TOKENS = 226
 ROPE_MAX_GRID = 300 // PATCH
@@ -107,6 +108,7 @@ class VividVREngine:
         dtype: torch.dtype = torch.float32,
         latent_ram_budget: int = DEFAULT_LATENT_RAM_BUDGET,
         offload: str = "none",
+        text_fixer: TextFixer | None = None,
     ) -> None:
         if offload not in OFFLOAD_MODES:
             raise ValueError(f"offload must be one of {', '.join(OFFLOAD_MODES)}, got {offload!r}")
@@ -117,6 +119,9 @@ class VividVREngine:
         self.dtype = dtype
         self.latent_ram_budget = latent_ram_budget
         self.offload = offload
+        self.text_fixer = text_fixer
+        if settings.textfix and text_fixer is None:
+            raise ValueError("settings ask for the text fix but no TextFixer was given")
         resident = (models.controlnet, models.transformer)
         if offload == "none":
             resident += (models.text_encoder, models.vae)
@@ -162,7 +167,9 @@ class VividVREngine:
             )
         else:
             captioner = CogVLM2Captioner.from_pretrained(paths.captioner, device=device)
-        return cls(load_models(paths, dtype), settings, captioner, device, dtype, offload=offload)
+        text_fixer = TextFixer.from_checkpoints(paths.cogvideox.parent, device) if settings.textfix else None
+        models = load_models(paths, dtype)
+        return cls(models, settings, captioner, device, dtype, offload=offload, text_fixer=text_fixer)
 
     def output_size(self, height: int, width: int) -> tuple[int, int]:
         return self.settings.output_size(height, width)
@@ -452,8 +459,10 @@ class _Run:
             kept = frames[start - window.start : window.keep_stop - window.start]
             reference = torch.stack([next(references) for _ in range(len(kept))])
             self.trace(f"window{window.index}.kept_raw", kept)
-            fixed = color_fix(kept, reference, self.settings.color_fix)
-            sink.write_segment(start, fixed.permute(0, 2, 3, 1).numpy())
+            fixed = color_fix(kept, reference, self.settings.color_fix).permute(0, 2, 3, 1).numpy()
+            if self.engine.text_fixer is not None:
+                fixed = self.engine.text_fixer.apply(fixed, reference.permute(0, 2, 3, 1).numpy())
+            sink.write_segment(start, fixed)
             self._report("decode", window=window.index, step=steps, frames_done=window.keep_stop)
 
     def _decode_window(self, window: TemporalWindow, latents: torch.Tensor) -> torch.Tensor:
