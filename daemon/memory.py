@@ -22,6 +22,7 @@ VIVIDVR_WEIGHTS = 24 * GIB
 VIVIDVR_HIDDEN = 3072
 VIVIDVR_LAYERS_LIVE = 4  # activations kept at once per token (attention + MLP, fused kernels)
 VIVIDVR_VAE_BYTES_PER_PIXEL_FRAME = 96  # 3D VAE decode of one window tile, bf16 with its caches
+SMALL_MODEL_WEIGHTS = {"realesrgan": 256 * 1024**2}  # RRDBNet x2/x4 + CRAFT, fp32, with workspace
 
 
 @dataclass(frozen=True)
@@ -34,10 +35,10 @@ def estimate(engine: str, settings: RestoreSettings, height: int, width: int, fr
     """Peak device memory of one job on `frames` frames of a `height` x `width` source."""
     out_h, out_w = settings.output_size(height, width)
     window = padded_window_frames(min(settings.num_temporal_process_frames, frames))
-    if engine == "preview":
-        # Source window, resized window and the float32 copies the sink writes from.
+    if engine != "vividvr":
+        # Frame engines: source window, restored window and the float32 copies the sink writes from.
         frames = window * (height * width + 2 * out_h * out_w) * 3 * FLOAT32
-        return Estimate(frames, ("num_temporal_process_frames", "upscale"))
+        return Estimate(SMALL_MODEL_WEIGHTS.get(engine, 0) + frames, ("num_temporal_process_frames", "upscale"))
     tile_px = min(settings.tile_size * VAE_SPATIAL, generation_side(max(out_h, out_w)))
     tokens = (tile_px // VAE_SPATIAL // 2) ** 2 * latent_frames(window) // 2
     activations = tokens * VIVIDVR_HIDDEN * BF16 * VIVIDVR_LAYERS_LIVE

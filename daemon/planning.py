@@ -23,6 +23,7 @@ from vividvr_engine.engines import ENGINES
 from vividvr_engine.errors import MediaError, SettingsError
 from vividvr_engine.media.images import IMAGE_EXTENSIONS
 from vividvr_engine.media.sequence import is_sequence_path, parse_pattern
+from vividvr_engine.media.source import resolve_range
 from vividvr_engine.media.target import CONTAINERS, check_output, plan_output
 from vividvr_engine.media.timecode import FrameRange, parse_timecode
 from vividvr_engine.restore_job import MediaInfo
@@ -142,8 +143,11 @@ def plan_job(
     if info.kind == "sequence":
         try:
             check_sequence_frames(info.path, first, last, config.media_roots)
+            resolve_range(info, FrameRange(first, last))  # refuses gaps, handles included
         except PathRefused as exc:
             raise RequestError(grpc.StatusCode.PERMISSION_DENIED, str(exc)) from None
+        except MediaError as exc:
+            raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, str(exc)) from None
     try:
         height, width = settings.output_size(info.height, info.width)
     except SettingsError as exc:

@@ -386,3 +386,23 @@ def test_an_idle_daemon_does_not_wake_itself(served) -> None:
     version = daemon.core.store.version
     time.sleep(2.5)  # a worker polls the queue every second; an empty poll must not count as a change
     assert daemon.core.store.version == version
+
+
+def test_an_image_sequence_input_restores_and_gaps_or_escaping_frames_are_refused(served) -> None:
+    _daemon, client, root = served
+    movie = make_media(root, frames=12)
+    frames = root / "media" / "seq"
+    reference_restore(movie, frames / "shot.####.png", 0, 11)  # a real PNG sequence, frames 0-11
+    pattern = str(frames / "shot.####.png")
+    seq_request = make_request(pattern, str(root / "out"), "{name}_r.####.png", frames="2-9", engine="preview",
+                               settings={"num_temporal_process_frames": 9}, output_format="png16")
+    completed = list(client.restore(seq_request))[-1].completed
+    assert completed.paths[0].endswith("shot_r.0002.png") and len(completed.paths) == 8
+    (frames / "shot.0005.png").unlink()
+    with pytest.raises(DaemonError) as gap:
+        client.submit(make_request(pattern, str(root / "out"), "g.####.png", frames="2-9", engine="preview"))
+    assert gap.value.code == grpc.StatusCode.INVALID_ARGUMENT and "missing" in gap.value.message
+    (frames / "shot.0005.png").symlink_to("/etc/hostname")
+    with pytest.raises(DaemonError) as escape:
+        client.submit(make_request(pattern, str(root / "out"), "e.####.png", frames="2-9", engine="preview"))
+    assert escape.value.code == grpc.StatusCode.PERMISSION_DENIED
