@@ -257,6 +257,8 @@ class JobCore:
             if job.id in self._cancel_requested:
                 token.cancel()
         plan = job.plan
+        log.info("job %s started on %s: %s frames %d-%d -> %s", job.id, worker.device, plan["input"],
+                 plan["first"], plan["last"], plan["output"])
         reporter = _Reporter(self, job)
         spec = RestoreJobSpec(
             input=plan["input"],
@@ -297,6 +299,7 @@ class JobCore:
 
     def _finish(self, job_id: str, event: pb.RestoreEvent) -> None:
         self.store.append(job_id, event, finished=time.time())
+        log.info("job %s %s", job_id, event.WhichOneof("kind"))
         shutil.rmtree(self.state_dir(job_id), ignore_errors=True)
 
     def completed_event(self, job: JobRow, result: RestoreResult) -> pb.RestoreEvent:
