@@ -1,0 +1,1 @@
+"""Stand-ins for host applications, written from ../shared/design/hosts.md."""
