@@ -531,10 +531,14 @@ def pluginPath() -> list[str]:
     return list(_plugin_paths)
 
 
-def fake_startup(gui: bool, home: Path) -> None:
-    """Nuke's start: run init.py in ~/.nuke and $NUKE_PATH folders and in every folder they add, then menu.py (GUI)."""
+def fake_startup(gui: bool, home: Path, nuke_path: str | None = None) -> None:
+    """Nuke's start: init.py in ~/.nuke, the NUKE_PATH folders and every folder they add, then menu.py (GUI).
+
+    `nuke_path` stands for $NUKE_PATH (read from the environment when None).
+    """
     fake_reset(gui)
-    for folder in [str(home / ".nuke"), *filter(None, os.environ.get("NUKE_PATH", "").split(os.pathsep))]:
+    nuke_path = os.environ.get("NUKE_PATH", "") if nuke_path is None else nuke_path
+    for folder in [str(home / ".nuke"), *filter(None, nuke_path.split(os.pathsep))]:
         pluginAddPath(folder)
     done: list[str] = []
     while len(done) < len(_plugin_paths):

@@ -527,3 +527,145 @@ class FakeTimelineItem(Bridge):
         self.media_count = take["endFrame"] - take["startFrame"]
         self.timeline.project.resolve.fake_changed()
         return True
+
+
+# ---------------------------------------------------------------------- UIManager (fusion.UIManager)
+
+
+class FakeWidget:
+    """A UIManager widget: its properties are attributes; a ComboBox's CurrentIndex sets CurrentText."""
+
+    def __init__(self, kind: str, props: Any) -> None:
+        self.kind = kind
+        self.children: list[FakeWidget] = props if isinstance(props, list) else []
+        self.items: list[str] = []
+        for key, value in (props.items() if isinstance(props, dict) else ()):
+            setattr(self, key, value)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
+        if name == "CurrentIndex":
+            object.__setattr__(self, "CurrentText", self.items[value])
+
+    def AddItems(self, items: list[str]) -> None:
+        self.items.extend(items)
+
+    def Start(self) -> None:
+        self.running = True
+
+    def Stop(self) -> None:
+        self.running = False
+
+
+class FakeUIManager:
+    """fusion.UIManager with the widgets hosts.md lists (Label, Button, CheckBox, ComboBox, SpinBox, LineEdit...)."""
+
+    WIDGETS = ("Label", "Button", "CheckBox", "ComboBox", "SpinBox", "LineEdit", "HGroup", "VGroup", "Timer")
+
+    def __init__(self) -> None:
+        self.timers: list[FakeWidget] = []
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in FakeUIManager.WIDGETS:
+            raise AttributeError(name)
+
+        def make(props: Any) -> FakeWidget:
+            widget = FakeWidget(name, props)
+            if name == "Timer":
+                self.timers.append(widget)
+            return widget
+
+        return make
+
+
+class FakeEvents:
+    """`window.On.<ID>.<Event> = handler`: namespaces made on first use."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        namespace = FakeEvents()
+        object.__setattr__(self, name, namespace)
+        return namespace
+
+
+class FakeWindow:
+    def __init__(self, props: dict, root: FakeWidget) -> None:
+        self.props = props
+        self.root = root
+        self.On = FakeEvents()
+        self.visible = False
+
+    def GetItems(self) -> dict[str, FakeWidget]:
+        found, stack = {}, [self.root]
+        while stack:
+            widget = stack.pop()
+            if getattr(widget, "ID", None):
+                found[widget.ID] = widget
+            stack.extend(widget.children)
+        return found
+
+    def Show(self) -> None:
+        self.visible = True
+
+    def Hide(self) -> None:
+        self.visible = False
+
+    def fake_click(self, button_id: str) -> None:
+        getattr(self.On, button_id).Clicked({"who": button_id})
+
+
+class FakeDispatcher:
+    """bmd.UIDispatcher: RunLoop hands each shown window to the test's `actor`, fires running timers."""
+
+    def __init__(self, manager: FakeUIManager, actors: list) -> None:
+        self.manager = manager
+        self.On = FakeEvents()
+        self.windows: list[FakeWindow] = []
+        self.actors = actors  # one callable per window, in the order windows are shown: the person
+        self.running = False
+
+    def AddWindow(self, props: dict, root: FakeWidget) -> FakeWindow:
+        window = FakeWindow(props, root)
+        self.windows.append(window)
+        return window
+
+    def RunLoop(self) -> None:
+        import time
+
+        window = self.windows[-1]
+        actor = self.actors.pop(0) if self.actors else None
+        self.running = True
+        deadline = time.monotonic() + 120
+        while self.running and time.monotonic() < deadline:
+            if actor is not None:
+                actor(window)
+                actor = None
+            for timer in self.manager.timers:
+                if getattr(timer, "running", False):
+                    getattr(self.On, timer.ID).Timeout({"who": timer.ID})
+            time.sleep(0.01)
+        assert not self.running, "the window never closed"
+
+    def ExitLoop(self) -> None:
+        self.running = False
+
+
+class FakeBmd:
+    """The `bmd` global: UIDispatcher for the UI, scriptapp for finding Resolve."""
+
+    def __init__(self, resolve: FakeResolve | None = None, actors: list | None = None) -> None:
+        self.resolve = resolve
+        self.actors = actors or []
+
+    def UIDispatcher(self, manager: FakeUIManager) -> FakeDispatcher:
+        self.dispatcher = FakeDispatcher(manager, self.actors)
+        return self.dispatcher
+
+    def scriptapp(self, name: str) -> Any:
+        return self.resolve if name == "Resolve" else None
+
+
+class FakeFusion:
+    def __init__(self) -> None:
+        self.UIManager = FakeUIManager()

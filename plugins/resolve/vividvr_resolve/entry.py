@@ -8,6 +8,7 @@ shows progress; otherwise saved settings are used and lines go to the console.
 
 from __future__ import annotations
 
+import builtins
 import os
 import re
 from collections.abc import Callable
@@ -187,8 +188,8 @@ def _restore_loader(tool: Any, attrs: dict, resolve: Any, namespace: dict, setti
 
 def _ui(namespace: dict) -> Any:
     """(UIManager, dispatcher) when running inside Resolve with a UI, else None."""
-    fusion = namespace.get("fusion") or namespace.get("fu")
-    bmd = namespace.get("bmd")
+    fusion = namespace.get("fusion") or namespace.get("fu") or getattr(builtins, "fusion", None)
+    bmd = namespace.get("bmd") or getattr(builtins, "bmd", None)
     if fusion is None or bmd is None:
         return None
     manager = fusion.UIManager

@@ -12,9 +12,11 @@ The Python bridge answers any attribute name with a callable, so method presence
 
 from __future__ import annotations
 
+import builtins
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
@@ -252,10 +254,17 @@ class ResolveHost:
 
 
 def find_resolve(namespace: dict) -> Any:
-    """The `resolve` object the documented ways: the script's global, bmd.scriptapp, DaVinciResolveScript."""
-    if namespace.get("resolve") is not None:
-        return namespace["resolve"]
-    bmd = namespace.get("bmd")
+    """The `resolve` object the documented ways: the script's global, bmd.scriptapp, DaVinciResolveScript.
+
+    Resolve may put its globals in the script's namespace or in builtins; both are looked at.
+    """
+
+    def host_global(name: str) -> Any:
+        return namespace.get(name) if namespace.get(name) is not None else getattr(builtins, name, None)
+
+    if host_global("resolve") is not None:
+        return host_global("resolve")
+    bmd = host_global("bmd")
     if bmd is not None:
         found = bmd.scriptapp("Resolve")
         if found is not None:
@@ -263,8 +272,101 @@ def find_resolve(namespace: dict) -> Any:
     try:
         import DaVinciResolveScript  # type: ignore[import-not-found]
     except ImportError:
-        DaVinciResolveScript = None
-    found = DaVinciResolveScript.scriptapp("Resolve") if DaVinciResolveScript is not None else None
+        raise HostError("cannot reach DaVinci Resolve: run this from Workspace > Scripts inside Resolve") from None
+    found = DaVinciResolveScript.scriptapp("Resolve")
     if found is None:
-        raise HostError("cannot reach DaVinci Resolve: run this from Workspace > Scripts inside Resolve")
+        raise HostError("DaVinci Resolve refused the connection: run this from Workspace > Scripts inside Resolve")
     return found
+
+
+# ---------------------------------------------------------------------- UI (UIManager)
+
+
+@dataclass(frozen=True)
+class Field:
+    """One row of a form: a widget named `id` of `kind` combo, spin, line, check or label."""
+
+    id: str
+    kind: str
+    label: str
+    value: Any
+    choices: tuple[str, ...] = ()
+    maximum: int = 100000
+
+
+class Form:
+    """The widgets of a shown window, read and written by id."""
+
+    def __init__(self, items: Any, fields: list[Field], close: Callable[[], None]) -> None:
+        self.items = items
+        self.kinds = {f.id: f.kind for f in fields}
+        self.close = close
+
+    def value(self, field_id: str) -> Any:
+        widget = self.items[field_id]
+        kind = self.kinds[field_id]
+        if kind == "combo":
+            return widget.CurrentText
+        if kind == "spin":
+            return int(widget.Value)
+        if kind == "check":
+            return bool(widget.Checked)
+        return widget.Text
+
+    def set_text(self, field_id: str, text: str) -> None:
+        self.items[field_id].Text = text
+
+
+class Ui:
+    """Resolve's UIManager (`fusion.UIManager`, `bmd.UIDispatcher`): one window at a time, and a polling Timer."""
+
+    WINDOW = "VividVRWindow"
+    TIMER = "VividVRPoll"
+
+    def __init__(self, manager: Any, dispatcher: Any) -> None:
+        self.manager = manager
+        self.dispatcher = dispatcher
+
+    def _widget(self, field: Field) -> Any:
+        m = self.manager
+        if field.kind == "combo":
+            return m.ComboBox({"ID": field.id})
+        if field.kind == "spin":
+            return m.SpinBox({"ID": field.id, "Minimum": 0, "Maximum": field.maximum, "Value": int(field.value)})
+        if field.kind == "line":
+            return m.LineEdit({"ID": field.id, "Text": str(field.value)})
+        if field.kind == "check":
+            return m.CheckBox({"ID": field.id, "Text": field.label, "Checked": bool(field.value)})
+        return m.Label({"ID": field.id, "Text": str(field.value), "WordWrap": True})
+
+    def run(self, title: str, fields: list[Field], buttons: list[tuple[str, str]],
+            handlers: dict[str, Callable[[Form], None]], poll: Callable[[Form], None] | None = None) -> None:
+        """Show a window until a handler calls `form.close()`; `poll` runs every 200 ms meanwhile."""
+        m = self.manager
+        rows = [m.HGroup([m.Label({"Text": f.label, "MinimumSize": [170, 0]}), self._widget(f)]) if f.label
+                else self._widget(f) for f in fields]
+        rows.append(m.HGroup([m.Button({"ID": button_id, "Text": text}) for button_id, text in buttons]))
+        geometry = [200, 120, 520, 40 + 34 * len(rows)]
+        window = self.dispatcher.AddWindow({"ID": self.WINDOW, "WindowTitle": title, "Geometry": geometry},
+                                           m.VGroup(rows))
+        items = window.GetItems()
+        for field in fields:
+            if field.kind == "combo":
+                items[field.id].AddItems(list(field.choices))
+                items[field.id].CurrentIndex = field.choices.index(field.value)
+        form = Form(items, fields, self.dispatcher.ExitLoop)
+        getattr(window.On, self.WINDOW).Close = lambda event: form.close()
+        for button_id, handler in handlers.items():
+            getattr(window.On, button_id).Clicked = lambda event, h=handler: h(form)
+        timer = None
+        if poll is not None:
+            timer = m.Timer({"ID": self.TIMER, "Interval": 200})
+            getattr(self.dispatcher.On, self.TIMER).Timeout = lambda event: poll(form)
+            timer.Start()
+        window.Show()
+        try:
+            self.dispatcher.RunLoop()
+        finally:
+            if timer is not None:
+                timer.Stop()
+            window.Hide()
