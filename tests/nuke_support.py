@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -25,8 +24,7 @@ TERMINAL_STATUS = ("completed", "failed", "cancelled", "error")
 
 def start_session(home: Path, gui: bool = True) -> None:
     """A fresh Nuke with the plugin folder on NUKE_PATH: init.py (and menu.py with a GUI) have run."""
-    os.environ["NUKE_PATH"] = str(PLUGIN_DIR)
-    nuke.fake_startup(gui, home)
+    nuke.fake_startup(gui, home, nuke_path=str(PLUGIN_DIR))
 
 
 def plate_read(file: str, first: int, last: int, **knobs: object) -> nuke.Node:
@@ -34,8 +32,8 @@ def plate_read(file: str, first: int, last: int, **knobs: object) -> nuke.Node:
 
 
 def vividvr_node(read: nuke.Node | None, output: Path, **knobs: object) -> nuke.Node:
-    """A VividVR node made from the Nodes menu, fed by `read`, writing under `output`."""
-    node = nuke.menu("Nodes").fake_invoke("VividVR/Restore")
+    """A VividVR node (from the Nodes menu in the GUI), fed by `read`, writing under `output`."""
+    node = nuke.menu("Nodes").fake_invoke("VividVR/Restore") if nuke.GUI else nuke.createNode("VividVR")
     if read is not None:
         node.setInput(0, read)
     values = {**PREVIEW_KNOBS, "output_folder": str(output), **knobs}

@@ -236,3 +236,24 @@ def test_daemon_refusals_and_bad_inputs_are_shown_on_the_node(session: Path) -> 
         assert "PERMISSION_DENIED" in node["message"].value()
     finally:
         daemon.stop()
+
+
+def test_the_gizmo_offers_every_engine_format_and_colour_fix_with_the_engine_defaults(session: Path) -> None:
+    from dataclasses import fields
+
+    from vividvr_nuke.job import SETTINGS_KNOBS
+    from vividvr_nuke.plate import FORMAT_EXTENSIONS
+
+    from vividvr_engine.engines import ENGINES
+    from vividvr_engine.media.target import FORMATS
+    from vividvr_engine.settings import COLOR_FIXES, RestoreSettings
+
+    node = nuke.menu("Nodes").fake_invoke("VividVR/Restore")
+    assert set(node["engine"].values()) == set(ENGINES)
+    assert node["output_format"].values() == list(FORMATS)
+    assert set(FORMAT_EXTENSIONS) == set(FORMATS)
+    assert node["color_fix"].values() == list(COLOR_FIXES)
+    defaults = RestoreSettings()
+    assert set(SETTINGS_KNOBS) == {f.name for f in fields(RestoreSettings)}
+    for name, convert in SETTINGS_KNOBS.items():
+        assert convert(node[name].value()) == getattr(defaults, name), name

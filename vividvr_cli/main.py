@@ -16,6 +16,7 @@ COMMAND_MODULES = [
     "vividvr_cli.restore_command",
     "vividvr_cli.daemon_command",
     "vividvr_cli.plugins_command",
+    "vividvr_cli.nuke_command",
 ]
 
 EXAMPLES = """\

@@ -24,6 +24,7 @@ from pathlib import Path
 # host name -> module with install(target) and uninstall(target). One line per host.
 HOSTS: dict[str, str] = {
     "resolve": "vividvr_resolve.install",
+    "nuke": "vividvr_cli.nuke_install",
 }
 
 SYSTEMS = ("Darwin", "Windows", "Linux")

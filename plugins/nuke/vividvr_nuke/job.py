@@ -156,7 +156,8 @@ def _event(node: host.Node, event: pb.RestoreEvent, output: str = "") -> None:
         host.set_value(node, "result_first", done.first_frame)
         host.set_value(node, "result_last", done.last_frame)
         apply_result(node)
-        _show(node, line, progress=1.0)
+        _show(node, f"completed in {done.seconds:.1f} s: frames {done.first_frame}-{done.last_frame} in {output}",
+              progress=1.0)
     elif kind in ("failed", "cancelled"):
         _show(node, line, f"job {event.job_id} {line}")
     else:
@@ -342,7 +343,9 @@ def _direct(call: Callable[..., None], *args: Any) -> None:
     call(*args)
 
 
-def restore_and_wait(node: host.Node, write: Callable[[str], None], force: bool = False) -> bool:
+def restore_and_wait(
+    node: host.Node, write: Callable[[str], None], force: bool = False, address: str | None = None
+) -> bool:
     """Terminal mode (farm, batch): restore the node on this thread and wait; True when it has a result.
 
     A node that already shows a result is left alone unless `force`; one whose job is still
@@ -353,7 +356,7 @@ def restore_and_wait(node: host.Node, write: Callable[[str], None], force: bool 
     if host.value(node, "result_file") and not force:
         write(f"{node_name}: already restored ({host.value(node, 'result_file')}); use --force to redo it")
         return True
-    address = daemon_address(node)
+    address = address or daemon_address(node)
     job_id = str(host.value(node, "job_id")).strip()
     if job_id and not force and _reusable(address, job_id):
         write(f"{node_name}: re-attaching to job {job_id}")

@@ -1,0 +1,142 @@
+"""`vividvr plugins install|uninstall nuke`: the VividVR node for Nuke, for this user.
+
+Nuke looks for plugins on its plugin path, which always includes ~/.nuke, and runs
+~/.nuke/init.py at every start (GUI, terminal and render modes). The installer copies the
+plugin folder (init.py, menu.py, VividVR.gizmo, the farm script and the vividvr_nuke package)
+to ~/.nuke/vividvr, copies the libraries it imports (the daemon client with its stubs and the
+engine's pure timecode module: no torch) to ~/.nuke/vividvr/lib, and adds a marked block to
+~/.nuke/init.py that puts both on the paths. Nuke runs its own Python, so the client's packages
+(grpcio, protobuf) must be installed for it: checked when `--python` names Nuke's interpreter,
+otherwise the exact pip command is printed. Uninstall removes the folder and the block only.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+from vividvr_resolve.install import LIBRARY, client_requirements
+from vividvr_resolve.install import _package_dir as package_dir
+
+from vividvr_cli.plugins_command import InstallError, InstallReport, InstallTarget
+
+PLUGIN_SOURCE = Path(__file__).resolve().parents[1] / "plugins" / "nuke"
+PLUGIN_FILES = ("init.py", "menu.py", "VividVR.gizmo", "vividvr_farm.py")
+PLUGIN_PACKAGE = "vividvr_nuke"
+# the daemon client and the timecode module, as the Resolve plugin ships them (one list for both hosts)
+CLIENT_LIBRARY = tuple(entry for entry in LIBRARY if entry[0] != "vividvr_resolve")
+BEGIN = "# >>> vividvr: added by `vividvr plugins install nuke`; `vividvr plugins uninstall nuke` removes it"
+END = "# <<< vividvr"
+
+
+def nuke_dir(target: InstallTarget) -> Path:
+    """~/.nuke on every OS (%USERPROFILE%\\.nuke on Windows): always on Nuke's plugin path."""
+    return target.home / ".nuke"
+
+
+def plugin_dir(target: InstallTarget) -> Path:
+    return nuke_dir(target) / "vividvr"
+
+
+def library_dir(target: InstallTarget) -> Path:
+    return plugin_dir(target) / "lib"
+
+
+def init_block(target: InstallTarget) -> str:
+    return "\n".join(
+        [
+            BEGIN,
+            "import sys",
+            "import nuke",
+            f"sys.path.insert(0, {str(library_dir(target))!r})",
+            f"nuke.pluginAddPath({str(plugin_dir(target))!r})",
+            END,
+        ]
+    )
+
+
+def without_block(text: str) -> str:
+    """`text` with every VividVR block (and nothing else) removed."""
+    lines, kept, inside = text.splitlines(keepends=True), [], False
+    for line in lines:
+        if line.startswith(BEGIN):
+            inside = True
+        elif inside and line.startswith(END):
+            inside = False
+        elif not inside:
+            kept.append(line)
+    return "".join(kept)
+
+
+def _copy(source: Path, destination: Path) -> None:
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, destination)
+
+
+def _python_note(target: InstallTarget) -> str:
+    pins = " ".join(f"'{p}'" for p in client_requirements())
+    lib = library_dir(target)
+    if target.python is None:
+        return (
+            "Nuke runs its own Python; give it the client's packages with the python3 inside your Nuke"
+            f" install folder: NUKE_PYTHON -m pip install --target '{lib}' {pins}"
+        )
+    command = f"{target.python} -m pip install --target '{lib}' {pins}"
+    probe = subprocess.run(
+        [target.python, "-c", "import sys; sys.path.insert(0, sys.argv[1]); import grpc, google.protobuf", str(lib)],
+        capture_output=True,
+        check=False,
+    )
+    if probe.returncode == 0:
+        return f"{target.python} already has the client's packages (grpcio, protobuf)"
+    return f"{target.python} lacks the client's packages (grpcio, protobuf); run: {command}"
+
+
+def install(target: InstallTarget) -> InstallReport:
+    missing = [name for name in (*PLUGIN_FILES, PLUGIN_PACKAGE) if not (PLUGIN_SOURCE / name).exists()]
+    if missing:
+        raise InstallError(
+            f"plugin files not found in {PLUGIN_SOURCE}: {', '.join(missing)} (install from the source tree)"
+        )
+    destination = plugin_dir(target)
+    lib = library_dir(target)
+    # replace our modules wholesale (no stale ones left behind); pip's packages in lib stay
+    for folder in (destination / PLUGIN_PACKAGE, *(lib / package for package, _ in CLIENT_LIBRARY)):
+        if folder.exists():
+            shutil.rmtree(folder)
+    for name in PLUGIN_FILES:
+        _copy(PLUGIN_SOURCE / name, destination / name)
+    for path in sorted((PLUGIN_SOURCE / PLUGIN_PACKAGE).glob("*.py")):
+        _copy(path, destination / PLUGIN_PACKAGE / path.name)
+    for package, names in CLIENT_LIBRARY:
+        folder = package_dir(package)
+        for name in names:
+            _copy(folder / name, lib / package / name)
+    init = nuke_dir(target) / "init.py"
+    existing = init.read_text(encoding="utf-8") if init.exists() else ""
+    body = without_block(existing)
+    if body and not body.endswith("\n"):
+        body += "\n"
+    partial = init.with_name("init.py.partial")
+    partial.write_text(body + init_block(target) + "\n", encoding="utf-8")
+    partial.replace(init)
+    report = InstallReport(written=[destination, init])
+    report.notes.append(_python_note(target))
+    report.notes.append("Restart Nuke: the node is under Nodes > VividVR > Restore.")
+    return report
+
+
+def uninstall(target: InstallTarget) -> InstallReport:
+    report = InstallReport()
+    init = nuke_dir(target) / "init.py"
+    if init.exists():
+        text = init.read_text(encoding="utf-8")
+        if BEGIN in text:
+            init.write_text(without_block(text), encoding="utf-8")
+            report.removed.append(init)
+    destination = plugin_dir(target)
+    if destination.exists():
+        shutil.rmtree(destination)
+        report.removed.append(destination)
+    return report
