@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import signal
@@ -16,7 +15,7 @@ from daemon_support import kinds, make_media, reference_restore, same_files, seg
 from vividvr_daemon.client import DaemonClient
 from vividvr_daemon.config import TEST_SEGMENT_DELAY_ENV
 
-from vividvr_cli.daemon_command import _restore_flags, restore_through_daemon
+from vividvr_cli.main import main as cli_main
 
 VIVIDVR = [sys.executable, "-m", "vividvr_cli.main"]
 
@@ -137,24 +136,18 @@ def test_background_start_status_and_stop_on_a_unix_socket(root: Path) -> None:
             os.kill(json.loads(pid_file.read_text())["pid"], signal.SIGKILL)
 
 
-def test_restore_through_daemon_runs_restores_arguments_on_the_daemon(tmp_path: Path) -> None:
-    """What `vividvr restore --daemon HOST:PORT` runs, with restore's own parser."""
-
-
-
+def test_restore_with_daemon_flag_runs_on_the_daemon_and_matches_local(tmp_path: Path) -> None:
+    """`vividvr restore ... --daemon HOST:PORT` goes through the daemon and gives the local result."""
     movie = make_media(tmp_path)
     daemon = start_daemon(tmp_path)
     try:
-        parser = argparse.ArgumentParser(parents=[_restore_flags()], add_help=False, conflict_handler="resolve")
-        parser.add_argument("--daemon")
         output = tmp_path / "out" / "r.####.png"
-        args = parser.parse_args([str(movie), "--output", str(output), "--engine", "preview", "--upscale", "2",
-                                  "--window-frames", "9", "--format", "png16", "--frames", "3-30",
-                                  "--daemon", daemon.address])
-        assert restore_through_daemon(args) == 0
+        flags = [str(movie), "--output", str(output), "--engine", "preview", "--upscale", "2",
+                 "--window-frames", "9", "--format", "png16", "--frames", "3-30", "--daemon", daemon.address]
+        assert cli_main(["restore", *flags]) == 0
         restored = sorted(str(p) for p in output.parent.glob("r.*.png"))
         assert same_files(restored, reference_restore(movie, tmp_path / "ref" / "r.####.png", 3, 30))
-        args.state_dir = tmp_path / "state"
-        assert restore_through_daemon(args) == 2  # a local state folder cannot travel to the daemon
+        state = tmp_path / "state"
+        assert cli_main(["restore", *flags, "--state-dir", str(state)]) == 2  # local state cannot travel
     finally:
         daemon.stop()

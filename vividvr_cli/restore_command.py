@@ -21,7 +21,7 @@ from vividvr_engine.media.colour import OcioColourSpaces
 from vividvr_engine.media.target import FORMATS
 from vividvr_engine.media.timecode import FrameRange, range_from_timecodes
 from vividvr_engine.restore_job import MediaInfo, RestoreJobSpec, RestoreResult, probe, restore_clip
-from vividvr_engine.settings import RestoreSettings
+from vividvr_engine.settings import COLOR_FIXES, RestoreSettings
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -36,6 +36,8 @@ SETTING_FLAGS = {
     "window_frames": "num_temporal_process_frames",
     "seed": "seed",
     "caption": "caption",
+    "color_fix": "color_fix",
+    "textfix": "textfix",
 }
 
 CHECKPOINT_HINT = (
@@ -73,6 +75,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--window-frames", type=int, help="frames per temporal window (8k+1)")
     parser.add_argument("--seed", type=int)
     parser.add_argument("--caption", help="fixed caption (skips the captioning model)")
+    parser.add_argument("--color-fix", choices=COLOR_FIXES, help="match the input's colour (default adain)")
+    parser.add_argument(
+        "--textfix",
+        action="store_true",
+        default=None,
+        help="repair on-screen text with Real-ESRGAN where a text detector sees text (needs RealESRGAN/, easyocr/)",
+    )
+    parser.add_argument("--daemon", metavar="HOST:PORT", help="restore through a running daemon instead of here")
     parser.add_argument("--ocio-config", help="OpenColorIO config (file or ocio:// name) for the input transform")
     parser.add_argument("--input-space", help="OCIO colour space of the input")
     parser.add_argument("--working-space", help="OCIO colour space the engine works in")
@@ -123,23 +133,35 @@ class ProgressReporter:
         if not as_json and sys.stderr.isatty():
             from tqdm import tqdm
 
-            self.bar = tqdm(total=1.0, unit="", bar_format="{l_bar}{bar}| {elapsed}<{remaining} {postfix}",
-                            file=sys.stderr)
+            self.bar = tqdm(
+                total=1.0, unit="", bar_format="{l_bar}{bar}| {elapsed}<{remaining} {postfix}", file=sys.stderr
+            )
 
     def __call__(self, progress: Progress) -> None:
         fraction = min(1.0, max(0.0, progress.fraction))
         if self.as_json:
             elapsed = time.monotonic() - self.started
             eta = elapsed * (1 - fraction) / fraction if fraction > 0 else None
-            emit({"event": "progress", "phase": progress.phase, "fraction": round(fraction, 4),
-                  "frames_done": progress.frames_done, "frames_total": progress.frames_total,
-                  "window": progress.window, "windows": progress.windows, "step": progress.step,
-                  "steps": progress.steps, "eta_seconds": None if eta is None else round(eta, 1)})
+            emit(
+                {
+                    "event": "progress",
+                    "phase": progress.phase,
+                    "fraction": round(fraction, 4),
+                    "frames_done": progress.frames_done,
+                    "frames_total": progress.frames_total,
+                    "window": progress.window,
+                    "windows": progress.windows,
+                    "step": progress.step,
+                    "steps": progress.steps,
+                    "eta_seconds": None if eta is None else round(eta, 1),
+                }
+            )
         elif self.bar is not None:
             self.bar.update(fraction - self.bar.n)
             self.bar.set_postfix_str(
                 f"{progress.phase} window {progress.window + 1}/{progress.windows} "
-                f"frames {progress.frames_done}/{progress.frames_total}", refresh=False
+                f"frames {progress.frames_done}/{progress.frames_total}",
+                refresh=False,
             )
 
     def close(self) -> None:
@@ -167,6 +189,10 @@ def fail(args: argparse.Namespace, code: int, message: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.daemon:
+        from vividvr_cli.daemon_command import restore_through_daemon  # imports restore's parser: keep lazy
+
+        return restore_through_daemon(args)
     logging.basicConfig(level=logging.WARNING, format="warning: %(message)s", stream=sys.stderr)
     reporter = None
     cancel = CancelToken()
@@ -201,10 +227,20 @@ def run(args: argparse.Namespace) -> int:
         if reporter is not None:
             reporter.close()
     if args.json:
-        emit({"event": "done", "frames": result.frames.count, "first": result.frames.first,
-              "last": result.frames.last, "timecode": result.start_timecode, "width": result.width,
-              "height": result.height, "seconds": round(result.seconds, 3), "output": args.output,
-              "files": len(result.outputs)})
+        emit(
+            {
+                "event": "done",
+                "frames": result.frames.count,
+                "first": result.frames.first,
+                "last": result.frames.last,
+                "timecode": result.start_timecode,
+                "width": result.width,
+                "height": result.height,
+                "seconds": round(result.seconds, 3),
+                "output": args.output,
+                "files": len(result.outputs),
+            }
+        )
     else:
         print(summary(result, args.output))
     return EXIT_OK
