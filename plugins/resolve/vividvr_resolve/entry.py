@@ -20,7 +20,7 @@ from vividvr_daemon.client import DaemonError, describe, make_request
 
 from vividvr_resolve import workflow
 from vividvr_resolve.editorial import restored_media
-from vividvr_resolve.host import HostError, ResolveHost, find_resolve
+from vividvr_resolve.host import HostError, ResolveHost, find_resolve, loader_source, tool_attrs
 from vividvr_resolve.settings import PluginSettings, SettingsProblem, load, save
 
 Output = Callable[[str], None]
@@ -121,8 +121,7 @@ def tool_main(tool: Any, resolve: Any = None, *, namespace: dict | None = None,
     out = out or _console
     if tool is None:
         return _fail("run this from a MediaIn or Loader node's right-click menu on the Fusion page", out)
-    attrs = tool.GetAttrs() or {}
-    kind = attrs.get("TOOLS_RegID", "")
+    kind, node = tool_attrs(tool)
     if kind == "MediaIn":
         try:
             host = ResolveHost(resolve if resolve is not None else find_resolve(namespace))
@@ -135,37 +134,30 @@ def tool_main(tool: Any, resolve: Any = None, *, namespace: dict | None = None,
         return restore_main(resolve, namespace=namespace, settings_path=settings_path, interactive=interactive,
                             out=out, picked=("timeline", [item]))
     if kind == "Loader":
-        return _restore_loader(tool, attrs, resolve, namespace, settings_path, out)
-    return _fail(f"{attrs.get('TOOLS_Name', 'this node')} is a {kind or 'node'}, not a MediaIn or Loader", out)
+        return _restore_loader(tool, node, resolve, namespace, settings_path, out)
+    return _fail(f"{node} is a {kind or 'node'}, not a MediaIn or Loader", out)
 
 
 def loader_stem(path: str) -> str:
-    """A Loader file's name without frame number and extension (`shot.0001.exr` -> `shot`)."""
+    """A Loader file's name without frame field and extension (`shot.####.exr` -> `shot`)."""
     stem = os.path.splitext(os.path.basename(path))[0]
     return FRAME_FIELD.sub("", stem) or "clip"
 
 
-def _first(value: Any) -> Any:
-    """Fusion returns Lua tables as dicts keyed 1, 2, ...; a plain value stays as it is."""
-    return value.get(1) if isinstance(value, dict) else value
-
-
-def _restore_loader(tool: Any, attrs: dict, resolve: Any, namespace: dict, settings_path: str | Path | None,
+def _restore_loader(tool: Any, node: str, resolve: Any, namespace: dict, settings_path: str | Path | None,
                     out: Output) -> RunReport:
     """Restore the Loader's file over its trimmed frames and import the result into the bin."""
-    path = _first(attrs.get("TOOLST_Clip_Name"))
+    path, frames = loader_source(tool)
     if not path:
-        return _fail(f"{attrs.get('TOOLS_Name', 'the Loader')} has no file", out)
-    trim_in, trim_out = _first(attrs.get("TOOLIT_Clip_TrimIn")), _first(attrs.get("TOOLIT_Clip_TrimOut"))
-    frames = f"{int(trim_in)}-{int(trim_out)}" if trim_in is not None and trim_out is not None else ""
+        return _fail(f"{node} has no file", out)
     try:
         host = ResolveHost(resolve if resolve is not None else find_resolve(namespace))
         settings = _settings(settings_path, False).check()
         client = workflow.connect(settings)
         try:
-            request = make_request(path, settings.output_dir, settings.name_template(loader_stem(path)), frames=frames,
-                                   engine=settings.engine, settings=settings.engine_settings(),
-                                   output_format=settings.output_format, label=f"Fusion: {path}")
+            request = make_request(path, settings.output_dir, settings.name_template(loader_stem(path)),
+                                   frames=frames, engine=settings.engine, settings=settings.engine_settings(),
+                                   output_format=settings.output_format, label=f"Fusion: {node}")
             job_id = client.submit(request).job_id
             final = None
             for event in client.watch(job_id):
@@ -174,15 +166,15 @@ def _restore_loader(tool: Any, attrs: dict, resolve: Any, namespace: dict, setti
         finally:
             client.close()
         if final is None or final.WhichOneof("kind") != "completed":
-            return _finish([workflow.Outcome(path, "failed", f"{path}: {describe(final) if final else 'no result'}",
-                                             job_id)], RunReport(True), out)
+            message = f"{node}: {describe(final) if final is not None else 'the job ended without a result'}"
+            return _finish([workflow.Outcome(node, "failed", message, job_id)], RunReport(True), out)
         completed = final.completed
         mpi = host.import_restored(restored_media(completed.otio_clip_json, completed.first_frame,
                                                   completed.last_frame))
         host.tag_media(mpi, settings.clip_color, job_id, settings.engine_settings())
     except STOPS as exc:
         return _fail(_message(exc), out)
-    outcome = workflow.Outcome(path, "restored", f"{path}: restored into the VividVR Restored bin", job_id)
+    outcome = workflow.Outcome(node, "restored", f"{node}: restored {path} into the VividVR Restored bin", job_id)
     return _finish([outcome], RunReport(True), out)
 
 

@@ -253,6 +253,39 @@ class ResolveHost:
         mpi.SetThirdPartyMetadata("VividVR Queued", json.dumps(records, sort_keys=True) if records else "")
 
 
+def tool_attrs(tool: Any) -> tuple[str, str]:
+    """(registry id such as "MediaIn" or "Loader", node name) of a Fusion tool."""
+    attrs = tool.GetAttrs() or {}
+    return attrs.get("TOOLS_RegID", ""), attrs.get("TOOLS_Name", "the node")
+
+
+def _lua_first(value: Any) -> Any:
+    """Fusion hands Lua tables to Python as dicts keyed 1, 2, ...; a plain value stays as it is."""
+    return value.get(1) if isinstance(value, dict) else value
+
+
+LOADER_FRAME = re.compile(r"^(?P<head>.*?)(?P<digits>\d+)(?P<tail>\.[^.\\/]+)$")
+
+
+def loader_source(tool: Any) -> tuple[str, str]:
+    """(media path or sequence pattern, daemon frame range "a-b" or "") of a Loader, from its attributes.
+
+    ASSUMED (not in hosts.md): `TOOLST_Clip_Name` is the file (a sequence's first file) and
+    `TOOLIT_Clip_TrimIn`/`TrimOut` count frames from the clip's first frame.
+    """
+    attrs = tool.GetAttrs() or {}
+    path = _lua_first(attrs.get("TOOLST_Clip_Name")) or ""
+    trim_in, trim_out = _lua_first(attrs.get("TOOLIT_Clip_TrimIn")), _lua_first(attrs.get("TOOLIT_Clip_TrimOut"))
+    numbered = LOADER_FRAME.match(path)
+    first = 0
+    if numbered is not None and numbered["tail"].lower() not in (".mov", ".mp4", ".mxf", ".avi", ".mkv"):
+        path = f"{numbered['head']}{'#' * len(numbered['digits'])}{numbered['tail']}"
+        first = int(numbered["digits"])
+    if trim_in is None or trim_out is None:
+        return path, ""
+    return path, f"{first + int(trim_in)}-{first + int(trim_out)}"
+
+
 def find_resolve(namespace: dict) -> Any:
     """The `resolve` object the documented ways: the script's global, bmd.scriptapp, DaVinciResolveScript.
 
