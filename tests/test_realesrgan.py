@@ -15,6 +15,7 @@ import torch
 from vividvr_engine.engine import CancelToken, Progress
 from vividvr_engine.engines import create_engine
 from vividvr_engine.errors import Cancelled, CheckpointError, MediaError, SettingsError
+from vividvr_engine.frame_engine import segment_length
 from vividvr_engine.in_memory import ArrayClip, MemorySink
 from vividvr_engine.planning import plan_windows
 from vividvr_engine.realesrgan import (
@@ -27,7 +28,7 @@ from vividvr_engine.realesrgan import (
     resize_frames,
     tensor_to_frames,
 )
-from vividvr_engine.realesrgan_engine import RealESRGANEngine, choose_scale, segment_length
+from vividvr_engine.realesrgan_engine import RealESRGANEngine, choose_scale
 from vividvr_engine.settings import RestoreSettings
 
 PUBLISHED = {2: RRDBConfig(scale=2), 4: RRDBConfig(scale=4)}  # 23 blocks, 64 features, growth 32
@@ -230,7 +231,7 @@ def test_engine_resumes_exactly_at_the_first_unwritten_frame(x2_root):
 
 
 def test_engine_splits_windows_into_bounded_segments(x2_root, monkeypatch):
-    monkeypatch.setattr("vividvr_engine.realesrgan_engine.SEGMENT_BYTES", 3 * 48 * 64 * 3 * 4)
+    monkeypatch.setattr("vividvr_engine.frame_engine.SEGMENT_BYTES", 3 * 48 * 64 * 3 * 4)
     sink = MemorySink()
     create_engine("realesrgan", settings(), checkpoints=x2_root, device="cpu").restore(
         ArrayClip(rng_frames(20, 24, 32)), sink

@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import math
 from functools import lru_cache
-from itertools import islice
 from pathlib import Path
 
 import numpy as np
 
-from vividvr_engine.engine import CancelToken, ClipSource, FrameSink, Progress, ProgressCallback
-from vividvr_engine.errors import MediaError
-from vividvr_engine.planning import plan_windows
+from vividvr_engine.engine import CancelToken, ClipSource, FrameSink, ProgressCallback
+from vividvr_engine.frame_engine import restore_frame_by_frame
 from vividvr_engine.settings import RestoreSettings
 
 LANCZOS_LOBES = 3
@@ -99,29 +97,20 @@ class PreviewEngine:
         first_unwritten_frame: int = 0,
         cancel: CancelToken | None = None,
     ) -> None:
-        """Emit each window's kept frames, skipping windows that end at or before `first_unwritten_frame`.
-
-        `state_dir` is unused: the sink's finished segments are the only state a resize has.
-        """
+        """Resize frame by frame (see `frame_engine`); `state_dir` is unused: the sink's finished
+        segments are the only state a resize has."""
         height, width = self.output_size(clip.height, clip.width)
-        planned = plan_windows(clip.num_frames, self.settings.num_temporal_process_frames)
-        windows = [w for w in planned if w.keep_stop > first_unwritten_frame]
-        total = clip.num_frames
-        if not windows:
-            return
-        frames = clip.frames(windows[0].keep_start)
-        for window in windows:
-            if cancel is not None:
-                cancel.raise_if_cancelled()
-            count = window.keep_stop - window.keep_start
-            batch = np.empty((count, height, width, 3), np.float32)  # filled in place: one copy per segment
-            read = 0
-            for read, frame in enumerate(islice(frames, count), 1):
-                batch[read - 1] = lanczos_resize(frame, height, width)
-            if read != count:
-                raise MediaError(f"clip ended at frame {window.keep_start + read}, expected {total} frames")
-            sink.write_segment(window.keep_start, batch)
-            if progress is not None:
-                progress(
-                    Progress("decode", window.index, len(planned), frames_done=window.keep_stop, frames_total=total)
-                )
+
+        def resize(batch: np.ndarray) -> np.ndarray:
+            return np.stack([lanczos_resize(frame, height, width) for frame in batch])
+
+        restore_frame_by_frame(
+            clip,
+            sink,
+            self.settings.num_temporal_process_frames,
+            (height, width),
+            resize,
+            progress,
+            first_unwritten_frame=first_unwritten_frame,
+            cancel=cancel,
+        )

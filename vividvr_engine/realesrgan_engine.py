@@ -7,15 +7,15 @@ output frame depends on its input frame only, which makes resuming trivial.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from vividvr_engine.engine import CancelToken, ClipSource, FrameSink, Progress, ProgressCallback
-from vividvr_engine.errors import CheckpointError, MediaError
-from vividvr_engine.planning import plan_windows
+from vividvr_engine.engine import CancelToken, ClipSource, FrameSink, ProgressCallback
+from vividvr_engine.errors import CheckpointError
+from vividvr_engine.frame_engine import restore_frame_by_frame
 from vividvr_engine.realesrgan import (
     MODEL_FILES,
     RealESRGAN,
@@ -27,8 +27,6 @@ from vividvr_engine.realesrgan import (
 from vividvr_engine.settings import RestoreSettings
 from vividvr_engine.textfix import CraftDetector, TextFixer, craft_path
 
-SEGMENT_BYTES = 256 * 2**20  # most output pixels held before a segment goes to the sink
-
 
 def choose_scale(available: Iterable[int], factor: float) -> int:
     """The smallest model that reaches `factor`, else the largest.
@@ -38,11 +36,6 @@ def choose_scale(available: Iterable[int], factor: float) -> int:
     """
     scales = sorted(available)
     return next((s for s in scales if s >= factor), scales[-1])
-
-
-def segment_length(height: int, width: int) -> int:
-    """Frames per segment so one segment of output stays under `SEGMENT_BYTES`."""
-    return max(1, SEGMENT_BYTES // (height * width * 3 * 4))
 
 
 class RealESRGANEngine:
@@ -108,66 +101,16 @@ class RealESRGANEngine:
         first_unwritten_frame: int = 0,
         cancel: CancelToken | None = None,
     ) -> None:
-        """Walk the shared window plan and emit each window's kept frames, in bounded segments.
-
-        `state_dir` holds nothing for this engine: a frame's output depends on that frame alone,
-        so continuing at `first_unwritten_frame` already equals an uninterrupted run. Emission
-        starts exactly at that frame, even inside a window. Segments never cross a window's kept
-        range and are split further when a window's frames would exceed `SEGMENT_BYTES`.
-        """
+        """Restore frame by frame (see `frame_engine`); `state_dir` holds nothing for this engine,
+        since a frame's output depends on that frame alone."""
         size = self.output_size(clip.height, clip.width)
-        windows = plan_windows(clip.num_frames, self.settings.num_temporal_process_frames)
-        start = max(0, first_unwritten_frame)
-        if start >= clip.num_frames:
-            return
-        chunk = segment_length(*size)
-        frames = clip.frames(start)
-        try:
-            for window in windows:
-                if window.keep_stop <= start:
-                    continue
-                first = max(window.keep_start, start)
-                for seg_start in range(first, window.keep_stop, chunk):
-                    seg_stop = min(seg_start + chunk, window.keep_stop)
-                    batch = np.empty((seg_stop - seg_start, clip.height, clip.width, 3), dtype=np.float32)
-                    for index in range(seg_start, seg_stop):
-                        if cancel is not None:
-                            cancel.raise_if_cancelled()
-                        batch[index - seg_start] = _next_frame(frames, index, clip)
-                    restored = self.restore_frames(batch, size)
-                    if cancel is not None:
-                        cancel.raise_if_cancelled()
-                    sink.write_segment(seg_start, restored)
-                    if progress is not None:  # one "step"; tile/tiles count the window's frames
-                        progress(
-                            Progress(
-                                phase="denoise",
-                                window=window.index,
-                                windows=len(windows),
-                                steps=1,
-                                tile=seg_stop - first - 1,
-                                tiles=window.keep_stop - first,
-                                frames_done=seg_stop,
-                                frames_total=clip.num_frames,
-                            )
-                        )
-        finally:
-            close = getattr(frames, "close", None)
-            if close is not None:
-                close()
-        if progress is not None:
-            total = clip.num_frames
-            progress(Progress(phase="decode", window=len(windows) - 1, windows=len(windows),
-                              frames_done=total, frames_total=total))
-
-
-def _next_frame(frames: Iterator[np.ndarray], index: int, clip: ClipSource) -> np.ndarray:
-    frame = next(frames, None)
-    if frame is None:
-        raise MediaError(f"the clip ended at frame {index} of the {clip.num_frames} it announced")
-    frame = np.asarray(frame)
-    if frame.shape != (clip.height, clip.width, 3):
-        raise MediaError(
-            f"frame {index} has shape {frame.shape}, expected ({clip.height}, {clip.width}, 3) as announced"
+        restore_frame_by_frame(
+            clip,
+            sink,
+            self.settings.num_temporal_process_frames,
+            size,
+            lambda batch: self.restore_frames(batch, size),
+            progress,
+            first_unwritten_frame=first_unwritten_frame,
+            cancel=cancel,
         )
-    return frame
