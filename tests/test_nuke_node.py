@@ -163,9 +163,11 @@ os._exit(0)  # Nuke quits while the job runs: its follower thread dies with it
 """
 
 
-@pytest.mark.parametrize("when", ["running", "finished"])
-def test_a_reopened_script_reattaches_to_its_job_from_the_job_id_knob(session: Path, when: str) -> None:
-    daemon = start_daemon(session, test_segment_delay_seconds=0.3)
+@pytest.mark.parametrize(("when", "segment_seconds"), [("running", 1.0), ("finished", 0.1)])
+def test_a_reopened_script_reattaches_to_its_job_from_the_job_id_knob(
+    session: Path, when: str, segment_seconds: float
+) -> None:
+    daemon = start_daemon(session, test_segment_delay_seconds=segment_seconds)
     try:
         pattern = write_exr_sequence(session / "media" / "seq", 1001, 30, size=SIZE)
         node = ns.vividvr_node(ns.plate_read(str(pattern), 1001, 1030, frame_mode="offset", frame="-1000"),
@@ -176,15 +178,18 @@ def test_a_reopened_script_reattaches_to_its_job_from_the_job_id_knob(session: P
                        cwd=ns.TESTS, check=True, timeout=60)
         job_id = node_job = next(line.split()[1] for line in script.read_text().splitlines()
                                  if line.startswith(" job_id"))
-        if when == "finished":
-            with DaemonClient(daemon.address) as client:
+        with DaemonClient(daemon.address) as client:
+            if when == "finished":
                 assert [e.WhichOneof("kind") for e in client.watch(job_id)][-1] == "completed"
+            else:
+                assert client.get(job_id).state in (pb.JOB_STATE_QUEUED, pb.JOB_STATE_RUNNING)
 
         ns.start_session(session / "home")  # Nuke starts again and opens the saved comp
         nuke.scriptOpen(str(script))
         node = nuke.toNode("VividVR1")
         assert node["job_id"].value() == node_job
         assert wait(node).startswith("completed"), node["message"].value()
+        assert nuke.fake_progress_tasks[-1].fake_progress == 100  # the re-attached follower drives a progress bar
         for frame in range(1, 31):
             path, _ = restored_shows(node, frame)
             assert exr_index(path) == frame - 1

@@ -192,12 +192,12 @@ def _events(client: DaemonClient, job_id: str, task: Any) -> Iterator[pb.Restore
     threading.Thread(target=read, name=f"vividvr-watch-{job_id}", daemon=True).start()
     cancel_sent = False
     while True:
+        if not cancel_sent and task.isCancelled():
+            cancel_sent = True
+            client.cancel(job_id)  # the job's own "cancelled" event then ends the stream
         try:
             item = inbox.get(timeout=POLL_SECONDS)
         except queue.Empty:
-            if not cancel_sent and task.isCancelled():
-                cancel_sent = True
-                client.cancel(job_id)
             continue
         if item is None:
             return
