@@ -44,7 +44,7 @@ def run_with_ui(resolve, settings: Path, actors: list) -> tuple:  # type: ignore
     script.bmd, script.fusion = FakeBmd(resolve, actors), FakeFusion()
     lines: list[str] = []
     report = script.main(settings_path=str(settings), out=lines.append)
-    return report, lines, script.bmd.dispatcher
+    return report, lines, getattr(script.bmd, "dispatcher", None)
 
 
 def fill(**values: object):  # type: ignore[no-untyped-def]
@@ -132,3 +132,13 @@ def test_render_now_draws_progress_and_brings_the_clip_back(root: Path, daemon) 
 def test_progress_bar_is_drawn_in_text() -> None:
     assert bar(0.0) == "[" + "-" * 30 + "]   0%"
     assert bar(0.5) == "[" + "#" * 15 + "-" * 15 + "]  50%"
+
+
+def test_noninteractive_environment_skips_the_dialog_even_inside_resolve(root: Path, daemon, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    resolve, item = project(root)
+    monkeypatch.setenv("VIVIDVR_RESOLVE_NONINTERACTIVE", "1")
+
+    report, lines, dispatcher = run_with_ui(resolve, write_settings(root, daemon.address, interactive=True), [])
+
+    assert report.ok, lines
+    assert dispatcher is None and item.GetTakesCount() == 2  # no window was ever made

@@ -209,11 +209,16 @@ class ResolveHost:
         while (timeline.GetTrackCount("video") or 0) < track:
             if not timeline.AddTrack("video"):
                 raise HostError("Resolve refused to add a video track")
-        if self.project.GetCurrentTimeline() is not timeline:
+        current = self.project.GetCurrentTimeline()
+        if current is not timeline:
             self.project.SetCurrentTimeline(timeline)  # AppendToTimeline places on the current timeline
-        placed = self.pool.AppendToTimeline([{"mediaPoolItem": mpi, "startFrame": start + INDEX_BASE,
-                                              "endFrame": end + INDEX_BASE, "mediaType": 1, "trackIndex": track,
-                                              "recordFrame": record}]) or []
+        try:
+            placed = self.pool.AppendToTimeline([{"mediaPoolItem": mpi, "startFrame": start + INDEX_BASE,
+                                                  "endFrame": end + INDEX_BASE, "mediaType": 1, "trackIndex": track,
+                                                  "recordFrame": record}]) or []
+        finally:
+            if current is not None and current is not timeline:
+                self.project.SetCurrentTimeline(current)
         landed = [i for i in timeline.GetItemListInTrack("video", track) or [] if int(i.GetStart()) == record]
         if not placed or not landed:
             raise HostError(f"Resolve dropped the restored clip at frame {record} on V{track} (an overlap?)")
