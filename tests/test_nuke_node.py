@@ -218,6 +218,13 @@ def test_daemon_down_puts_a_clear_error_on_the_node(session: Path) -> None:
     ns.press(node, "cancel")
     assert wait(node, 30).startswith("error: no VividVR daemon answers")
 
+    script = session / "comp.nk"
+    nuke.scriptSave(str(script))
+    ns.start_session(session / "home")
+    nuke.scriptOpen(str(script))  # re-attaching to a job on a daemon that is down says so at once
+    node = nuke.toNode("VividVR1")
+    assert wait(node, 10).startswith("error: no VividVR daemon answers at " + address)
+
 
 def test_daemon_refusals_and_bad_inputs_are_shown_on_the_node(session: Path) -> None:
     daemon = start_daemon(session)

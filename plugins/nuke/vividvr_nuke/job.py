@@ -288,7 +288,8 @@ def attach(node: host.Node) -> threading.Thread | None:
     if not job_id or is_following(job_id):
         return None
     _show(node, f"re-attaching to job {job_id}")
-    return _in_background(node, daemon_address(node), lambda client: job_id)
+    # asking for the job first fails fast when the daemon is down or has no such job
+    return _in_background(node, daemon_address(node), lambda client: client.get(job_id).id)
 
 
 def cancel(node: host.Node) -> threading.Thread | None:
