@@ -8,7 +8,7 @@ import pytest
 from media_patterns import movie_frames, read_index, write_movie
 
 from vividvr_engine.engine import CancelToken
-from vividvr_engine.errors import Cancelled
+from vividvr_engine.errors import Cancelled, MediaError
 from vividvr_engine.media.images import read_image
 from vividvr_engine.media.timecode import FrameRange
 from vividvr_engine.planning import plan_windows
@@ -101,3 +101,17 @@ def test_state_from_different_settings_is_not_reused(source, tmp_path):
     assert other.first_unwritten == 0
     assert (result.width, result.height) == (64, 48)
     assert [read_index(f) for f in movie_frames(tmp_path / "out.mov")] == list(range(30))
+
+
+def test_a_job_interrupted_after_publishing_finds_its_output_instead_of_refusing(source, tmp_path):
+    spec = RestoreJobSpec(str(source), str(tmp_path / "out.mov"), FrameRange(3, 20))
+    state = tmp_path / "state"
+    first = restore_clip(spec, PreviewEngine(SETTINGS), state_dir=state)
+    published = (tmp_path / "out.mov").stat().st_mtime_ns
+    engine = RecordingEngine(SETTINGS)
+    again = restore_clip(spec, engine, state_dir=state)  # as a daemon does after a crash before "completed"
+    assert engine.first_unwritten is None  # nothing was restored or rewritten
+    assert again.outputs == first.outputs and (tmp_path / "out.mov").stat().st_mtime_ns == published
+    fresh = RestoreJobSpec(str(source), str(tmp_path / "out.mov"), FrameRange(3, 20))
+    with pytest.raises(MediaError, match="exists"):
+        restore_clip(fresh, PreviewEngine(SETTINGS), state_dir=tmp_path / "other-state")

@@ -15,12 +15,15 @@ Atomicity and resume: finished segments are staged in a work folder (`state_dir/
 `state_dir` is given, else a hidden temporary folder beside the output, removed afterwards) and
 only presented under the final names once every frame is there. A later run of the same spec,
 engine and settings with the same `state_dir` keeps the staged segments, tells the engine
-`first_unwritten_frame`, and produces output identical to an uninterrupted run.
+`first_unwritten_frame`, and produces output identical to an uninterrupted run. Once the output
+is published, `state_dir/published.json` records it, so a run interrupted between publishing
+and reporting success finds its finished output instead of refusing to overwrite it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import shutil
@@ -83,6 +86,32 @@ def _fingerprint(spec: RestoreJobSpec, engine: RestorationEngine, target: Output
     }
 
 
+PUBLISHED = "published.json"
+
+
+def _published_outputs(state_dir: Path | None, fingerprint: dict) -> list[str] | None:
+    """The outputs an earlier run of this very job published, if they are all still there."""
+    if state_dir is None or not (Path(state_dir) / PUBLISHED).is_file():
+        return None
+    try:
+        record = json.loads((Path(state_dir) / PUBLISHED).read_text())
+    except ValueError:
+        return None
+    if record.get("fingerprint") != fingerprint or not all(os.path.exists(o) for o in record["outputs"]):
+        return None
+    return record["outputs"]
+
+
+def _record_published(state_dir: Path | None, fingerprint: dict, outputs: list[str]) -> None:
+    if state_dir is None:
+        return
+    path = Path(state_dir) / PUBLISHED
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(PUBLISHED + ".tmp")
+    tmp.write_text(json.dumps({"fingerprint": fingerprint, "outputs": outputs}))
+    os.replace(tmp, path)
+
+
 def _work_folder(spec: RestoreJobSpec, state_dir: Path | None) -> tuple[Path, bool]:
     """(folder, temporary): the job's staging folder, and whether it is ours to delete at the end.
 
@@ -116,12 +145,17 @@ def restore_clip(
     frames = resolve_range(info, spec.frames)
     target = plan_output(spec.output, spec.format, info.depth, spec.ten_bit)
     height, width = engine.output_size(info.height, info.width)
+    fingerprint = _fingerprint(spec, engine, target, frames)
+    timecode = frames.timecode if target.kind == "movie" else None
+    published = _published_outputs(state_dir, fingerprint)
+    if published is not None:
+        return RestoreResult(published, frames, width, height, timecode, time.monotonic() - started)
     check_output(target, frames.first, frames.last, width, height, spec.overwrite)
     transform = choose_transform(info.is_float, spec.colour)
     clip = MediaClip(media, frames, transform)
     folder, temporary = _work_folder(spec, state_dir)
     try:
-        workspace = Workspace(folder, _fingerprint(spec, engine, target, frames))
+        workspace = Workspace(folder, fingerprint)
         sink = SegmentSink(target, workspace, transform, frames.first, (height, width), info.fps)
         engine_state = None if state_dir is None else Path(state_dir) / "engine"
         engine.restore(
@@ -134,9 +168,9 @@ def restore_clip(
                 "%s: %d frames had values outside [0, 1], clipped by the %s format",
                 spec.output, sink.clipped_frames, target.format_name,
             )
-        timecode = frames.timecode if target.kind == "movie" else None
         audio = (media.movie, frames.first, frames.count) if media.movie and info.has_audio else None
         outputs = publish(target, workspace, info.fps, timecode, audio if target.kind == "movie" else None)
+        _record_published(state_dir, fingerprint, outputs)
         shutil.rmtree(folder, ignore_errors=True)
     finally:
         if temporary:
