@@ -225,7 +225,12 @@ class _Run:
     def _fingerprint(self) -> str:
         """Identifies clip and settings, so state saved for another job is never resumed."""
         clip = self.clip
-        first_frame = np.ascontiguousarray(next(iter(clip.frames(0))), dtype=np.float32)
+        frames = clip.frames(0)
+        try:
+            first_frame = np.ascontiguousarray(next(frames), dtype=np.float32)
+        finally:
+            if hasattr(frames, "close"):
+                frames.close()  # releases the decoder now, not at garbage collection
         identity = {
             "engine": __version__,
             "settings": self.settings.to_dict(),
