@@ -142,3 +142,23 @@ def test_noninteractive_environment_skips_the_dialog_even_inside_resolve(root: P
 
     assert report.ok, lines
     assert dispatcher is None and item.GetTakesCount() == 2  # no window was ever made
+
+
+def test_closing_the_progress_window_early_leaves_the_job_queued_for_collect(root: Path) -> None:
+    daemon = start_daemon(root, test_segment_delay_seconds=1.0)
+    try:
+        resolve, item = project(root)
+        settings = write_settings(root, daemon.address, interactive=True)
+
+        def close_at_once(window) -> None:  # type: ignore[no-untyped-def]
+            getattr(window.On, window.props["ID"]).Close({"who": "window"})
+
+        report, lines, _ = run_with_ui(resolve, settings, [fill(), close_at_once])
+    finally:
+        daemon.stop()
+
+    assert report.ok, lines
+    (outcome,) = report.outcomes
+    assert outcome.status == "queued" and item.GetTakesCount() == 0
+    (marker,) = item.GetMarkers().values()
+    assert json.loads(marker["customData"])["vividvr"]["job"] == outcome.job_id

@@ -115,13 +115,16 @@ def run(ui: tuple[Any, Any], host: ResolveHost, settings: PluginSettings,
     events: queue.Queue = queue.Queue()
     finished: set[int] = set()
 
+    stop = threading.Event()
+
     def follow() -> None:  # gRPC only: Resolve is touched from the UI thread
         try:
             for number, (_, job_id) in enumerate(accepted):
                 for event in client.watch(job_id):
                     events.put((number, event))
-        except DaemonError as exc:
-            events.put((None, exc))
+        except (DaemonError, ValueError) as exc:  # ValueError: the channel closed under us when the window did
+            if not stop.is_set():
+                events.put((None, exc))
         events.put((None, None))
 
     def poll(form: Form) -> None:
@@ -132,7 +135,7 @@ def run(ui: tuple[Any, Any], host: ResolveHost, settings: PluginSettings,
                 return
             if number is None:
                 if event is not None:
-                    outcomes.append(workflow.Outcome("daemon", "failed", f"lost the daemon: {event.message}"))
+                    outcomes.append(workflow.Outcome("daemon", "failed", f"lost the daemon: {event}"))
                 form.close()
                 return
             target, job_id = accepted[number]
@@ -156,7 +159,9 @@ def run(ui: tuple[Any, Any], host: ResolveHost, settings: PluginSettings,
         Ui(*ui).run("Vivid-VR: restoring", [Field("Bar", "label", "", bar(0.0)), Field("Line", "label", "", "")],
                     [("CancelJobs", "Cancel restores")], {"CancelJobs": cancel}, poll)
     finally:
+        stop.set()
         client.close()
+        thread.join(timeout=10)
     # The window closed before every job ended: they keep running, so record them for Collect.
     outcomes += [workflow.record_queued(host, target, job_id)
                  for number, (target, job_id) in enumerate(accepted) if number not in finished]
