@@ -163,7 +163,7 @@ os._exit(0)  # Nuke quits while the job runs: its follower thread dies with it
 """
 
 
-@pytest.mark.parametrize(("when", "segment_seconds"), [("running", 1.0), ("finished", 0.1)])
+@pytest.mark.parametrize(("when", "segment_seconds"), [("running", 0.6), ("finished", 0.1)])
 def test_a_reopened_script_reattaches_to_its_job_from_the_job_id_knob(
     session: Path, when: str, segment_seconds: float
 ) -> None:

@@ -147,9 +147,9 @@ def _event(node: host.Node, event: pb.RestoreEvent, output: str = "") -> None:
     line = describe(event)
     if kind == "progress":
         _show(node, line, progress=event.progress.fraction)
-    elif kind == "warning":
-        existing = str(host.value(node, "message"))
-        _show(node, line, "\n".join(filter(None, (existing, line))))
+    elif kind == "warning":  # kept with earlier ones; a re-attach replays them, so each appears once
+        seen = [m for m in str(host.value(node, "message")).splitlines() if m]
+        _show(node, line, "\n".join(seen if line in seen else [*seen, line]))
     elif kind == "completed":
         done = event.completed
         host.set_value(node, "result_file", output)
