@@ -229,8 +229,7 @@ class _Run:
         try:
             first_frame = np.ascontiguousarray(next(frames), dtype=np.float32)
         finally:
-            if hasattr(frames, "close"):
-                frames.close()  # releases the decoder now, not at garbage collection
+            _close(frames)
         identity = {
             "engine": __version__,
             "settings": self.settings.to_dict(),
@@ -449,26 +448,31 @@ class _Run:
     # ------------------------------------------------------------------------------- decode
 
     def decode(self, sink: FrameSink, first_unwritten_frame: int) -> None:
+        """Decode, trim, colour-fix and emit every window not yet written, re-reading only its frames."""
         todo = [w for w in self.windows if w.keep_stop > first_unwritten_frame]
         if not todo:
             return
-        first = max(todo[0].keep_start, first_unwritten_frame)
-        references = (self._resize_input(f) for f in self.clip.frames(first))
+        source = self.clip.frames(max(todo[0].keep_start, first_unwritten_frame))
+        try:
+            references = (self._resize_input(frame) for frame in source)
+            for window in todo:
+                self._emit_window(window, references, sink, max(window.keep_start, first_unwritten_frame))
+        finally:
+            _close(source)
+
+    def _emit_window(self, window: TemporalWindow, references: Iterator[torch.Tensor], sink: FrameSink, start: int):
         steps = self.settings.num_inference_steps
-        for window in todo:
-            self.cancel.raise_if_cancelled()
-            self._report("decode", window=window.index, step=steps, frames_done=max(first, window.keep_start))
-            latents = self.store.read(self._slot(window.index, steps))["latents"]
-            frames = self._decode_window(window, latents)
-            start = max(window.keep_start, first_unwritten_frame)
-            kept = frames[start - window.start : window.keep_stop - window.start]
-            reference = torch.stack([next(references) for _ in range(len(kept))])
-            self.trace(f"window{window.index}.kept_raw", kept)
-            fixed = color_fix(kept, reference, self.settings.color_fix).permute(0, 2, 3, 1).numpy()
-            if self.engine.text_fixer is not None:
-                fixed = self.engine.text_fixer.apply(fixed, reference.permute(0, 2, 3, 1).numpy())
-            sink.write_segment(start, fixed)
-            self._report("decode", window=window.index, step=steps, frames_done=window.keep_stop)
+        self._report("decode", window=window.index, step=steps, frames_done=start)
+        self.cancel.raise_if_cancelled()
+        frames = self._decode_window(window, self.store.read(self._slot(window.index, steps))["latents"])
+        kept = frames[start - window.start : window.keep_stop - window.start]
+        reference = torch.stack([next(references) for _ in range(len(kept))])
+        self.trace(f"window{window.index}.kept_raw", kept)
+        fixed = color_fix(kept, reference, self.settings.color_fix).permute(0, 2, 3, 1).numpy()
+        if self.engine.text_fixer is not None:
+            fixed = self.engine.text_fixer.apply(fixed, reference.permute(0, 2, 3, 1).numpy())
+        sink.write_segment(start, fixed)
+        self._report("decode", window=window.index, step=steps, frames_done=window.keep_stop)
 
     def _decode_window(self, window: TemporalWindow, latents: torch.Tensor) -> torch.Tensor:
         """Latents -> the window's frames [frames, 3, out_h, out_w] in [0, 1]."""
@@ -507,13 +511,22 @@ def _window_frames(
     frames = clip.frames(windows[0].start)
     buffer: list[torch.Tensor] = []
     buffer_start = windows[0].start
-    for window in windows:
-        drop = window.start - buffer_start
-        buffer = buffer[drop:]
-        buffer_start = window.start
-        while len(buffer) < window.frames:
-            buffer.append(resize(next(frames)))
-        yield window, torch.stack(buffer)
+    try:
+        for window in windows:
+            buffer = buffer[window.start - buffer_start :]
+            buffer_start = window.start
+            while len(buffer) < window.frames:
+                buffer.append(resize(next(frames)))
+            yield window, torch.stack(buffer)
+    finally:
+        _close(frames)
+
+
+def _close(frames: Iterator) -> None:
+    """Release a frame reader (and its decoder) now rather than at garbage collection."""
+    close = getattr(frames, "close", None)
+    if close is not None:
+        close()
 
 
 def _region(tile: Tile2D) -> tuple[slice, ...]:
