@@ -251,9 +251,6 @@ class Node:
         self._inputs[index] = node
         return True
 
-    def inputs(self) -> int:
-        return sum(1 for n in self._inputs if n is not None)
-
     def maxInputs(self) -> int:
         return len(self._inputs)
 
@@ -372,10 +369,6 @@ def toNode(name: str) -> Node | None:
     return node
 
 
-def allNodes(filter: str | None = None) -> list[Node]:
-    return [n for n in _group().nodes() if filter is None or n.Class() == filter]
-
-
 def _gizmo_file(node_class: str) -> Path | None:
     for folder in reversed(_plugin_paths):
         candidate = Path(folder) / f"{node_class}.gizmo"
@@ -438,11 +431,6 @@ class _Nodes:
 
 
 nodes = _Nodes()
-
-
-def delete(node: Node) -> None:
-    parent = node._parent or _state.root
-    parent._children.pop(node.name(), None)
 
 
 # ------------------------------------------------------------------------- callbacks and UI
