@@ -3,7 +3,8 @@
 Facts and traps come from ../shared/design/hosts.md. Where hosts.md is silent the guess is a
 named constant or a small function below, so a wrong guess is a one-line change:
 - `INDEX_BASE`: `AppendToTimeline`/`AddTake` count `startFrame`/`endFrame` from the clip's first
-  frame, `endFrame` exclusive (measured for AppendToTimeline; assumed for AddTake).
+  frame, `endFrame` exclusive (measured for AppendToTimeline; assumed for AddTake: `TAKE_END_EXCLUSIVE`).
+- Marker frames on a timeline item count from the item's first frame.
 - `sequence_pattern`: how an image sequence's "File Path" reads (`name.[1001-1100].exr`).
 - `VIDEO_TYPES`: which "Type" clip properties are restorable video.
 The Python bridge answers any attribute name with a callable, so method presence is checked with
@@ -24,6 +25,7 @@ from vividvr_resolve.editorial import ClipMedia, ItemFacts, Restored, Unusable, 
 
 BIN_NAME = "VividVR Restored"
 INDEX_BASE = 0  # media index of a clip's first frame in AppendToTimeline/AddTake
+TAKE_END_EXCLUSIVE = True  # AddTake's endFrame, like AppendToTimeline's (ASSUMED: not measured)
 VIDEO_TYPES = ("Video", "Video + Audio")
 SKIP_TYPES = {"Audio": "is audio", "Still": "is a still image", "Compound": "is a compound clip",
               "Timeline": "is a nested timeline", "Generator": "is a generator", "Fusion Title": "is a title",
@@ -191,7 +193,8 @@ class ResolveHost:
     @staticmethod
     def add_take(item: Any, mpi: Any, start: int, end: int) -> None:
         """Add the restored media as a take on `item` and show it."""
-        if not item.AddTake(mpi, start + INDEX_BASE, end + INDEX_BASE):
+        last = end if TAKE_END_EXCLUSIVE else end - 1
+        if not item.AddTake(mpi, start + INDEX_BASE, last + INDEX_BASE):
             raise HostError(f"Resolve refused a take on {item.GetName()!r}")
         count = int(item.GetTakesCount() or 0)
         if not count or not item.SelectTakeByIndex(count):
@@ -322,7 +325,7 @@ def find_resolve(namespace: dict) -> Any:
 
 @dataclass(frozen=True)
 class Field:
-    """One row of a form: a widget named `id` of `kind` combo, spin, line, check or label."""
+    """One row of a form: a widget named `id` of `kind` combo, spin, line or label."""
 
     id: str
     kind: str
@@ -347,8 +350,6 @@ class Form:
             return widget.CurrentText
         if kind == "spin":
             return int(widget.Value)
-        if kind == "check":
-            return bool(widget.Checked)
         return widget.Text
 
     def set_text(self, field_id: str, text: str) -> None:
@@ -373,8 +374,6 @@ class Ui:
             return m.SpinBox({"ID": field.id, "Minimum": 0, "Maximum": field.maximum, "Value": int(field.value)})
         if field.kind == "line":
             return m.LineEdit({"ID": field.id, "Text": str(field.value)})
-        if field.kind == "check":
-            return m.CheckBox({"ID": field.id, "Text": field.label, "Checked": bool(field.value)})
         return m.Label({"ID": field.id, "Text": str(field.value), "WordWrap": True})
 
     def run(self, title: str, fields: list[Field], buttons: list[tuple[str, str]],
