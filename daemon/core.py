@@ -20,8 +20,8 @@ from pathlib import Path
 import grpc
 from vividvr_daemon import devices as devs
 from vividvr_daemon import otio_clip
-from vividvr_daemon.config import DaemonConfig
 from vividvr_daemon.admission import RequestError, plan_job
+from vividvr_daemon.config import DaemonConfig
 from vividvr_daemon.store import JobRow, JobStore
 from vividvr_daemon.v1 import daemon_pb2 as pb
 

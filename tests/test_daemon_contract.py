@@ -7,8 +7,8 @@ import sys
 from dataclasses import fields
 
 from vividvr_daemon import codegen
-from vividvr_daemon.client import make_request
 from vividvr_daemon.admission import settings_from_proto
+from vividvr_daemon.client import make_request
 from vividvr_daemon.v1 import daemon_pb2 as pb
 
 from vividvr_engine.settings import RestoreSettings
