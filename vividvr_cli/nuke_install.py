@@ -16,16 +16,12 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from vividvr_resolve.install import LIBRARY, client_requirements
-from vividvr_resolve.install import _package_dir as package_dir
-
+from vividvr_cli.plugin_library import CLIENT_LIBRARY, client_requirements, copy_library
 from vividvr_cli.plugins_command import InstallError, InstallReport, InstallTarget
 
 PLUGIN_SOURCE = Path(__file__).resolve().parents[1] / "plugins" / "nuke"
 PLUGIN_FILES = ("init.py", "menu.py", "VividVR.gizmo", "vividvr_farm.py")
 PLUGIN_PACKAGE = "vividvr_nuke"
-# the daemon client and the timecode module, as the Resolve plugin ships them (one list for both hosts)
-CLIENT_LIBRARY = tuple(entry for entry in LIBRARY if entry[0] != "vividvr_resolve")
 BEGIN = "# >>> vividvr: added by `vividvr plugins install nuke`; `vividvr plugins uninstall nuke` removes it"
 END = "# <<< vividvr"
 
@@ -102,17 +98,13 @@ def install(target: InstallTarget) -> InstallReport:
     destination = plugin_dir(target)
     lib = library_dir(target)
     # replace our modules wholesale (no stale ones left behind); pip's packages in lib stay
-    for folder in (destination / PLUGIN_PACKAGE, *(lib / package for package, _ in CLIENT_LIBRARY)):
-        if folder.exists():
-            shutil.rmtree(folder)
+    if (destination / PLUGIN_PACKAGE).exists():
+        shutil.rmtree(destination / PLUGIN_PACKAGE)
     for name in PLUGIN_FILES:
         _copy(PLUGIN_SOURCE / name, destination / name)
     for path in sorted((PLUGIN_SOURCE / PLUGIN_PACKAGE).glob("*.py")):
         _copy(path, destination / PLUGIN_PACKAGE / path.name)
-    for package, names in CLIENT_LIBRARY:
-        folder = package_dir(package)
-        for name in names:
-            _copy(folder / name, lib / package / name)
+    copy_library(CLIENT_LIBRARY, lib)
     init = nuke_dir(target) / "init.py"
     existing = init.read_text(encoding="utf-8") if init.exists() else ""
     body = without_block(existing)

@@ -9,12 +9,11 @@ for that Python: checked when `--python` names it, otherwise the exact pip comma
 
 from __future__ import annotations
 
-import importlib.metadata
-import importlib.util
 import shutil
 import subprocess
 from pathlib import Path
 
+from vividvr_cli.plugin_library import CLIENT_LIBRARY, client_requirements, copy_library
 from vividvr_cli.plugins_command import InstallError, InstallReport, InstallTarget
 from vividvr_resolve.locations import SCRIPT_PAGES, TOOL_FOLDER, resolve_scripts_dir, vividvr_user_dir
 
@@ -24,14 +23,9 @@ COLLECT_SCRIPT = "Collect Vivid-VR restores.py"
 TOOL_SCRIPT = "Restore with Vivid-VR (Fusion Tool).py"
 LIB_LINE = "VIVIDVR_LIB = None  # written by `vividvr plugins install resolve`"
 MARKER = "vividvr_resolve"  # every script we install names the package; nothing else we remove does
-CLIENT_PACKAGES = ("grpcio", "protobuf")
 
-# Modules copied into the library folder: (package, files relative to the package folder).
-LIBRARY = (
-    ("vividvr_resolve", None),  # every .py of this package
-    ("vividvr_daemon", ("__init__.py", "client.py", "v1/__init__.py", "v1/daemon_pb2.py", "v1/daemon_pb2_grpc.py")),
-    ("vividvr_engine", ("__init__.py", "media/__init__.py", "media/timecode.py")),
-)
+# Modules copied into the library folder: this package (but its installer) and the client.
+LIBRARY = (("vividvr_resolve", None), *CLIENT_LIBRARY)
 
 
 def script_destinations(scripts: Path) -> list[tuple[str, Path]]:
@@ -43,26 +37,6 @@ def script_destinations(scripts: Path) -> list[tuple[str, Path]]:
 
 def library_dir(target: InstallTarget) -> Path:
     return vividvr_user_dir(target.system, target.home, target.env) / "resolve" / "lib"
-
-
-def _package_dir(name: str) -> Path:
-    spec = importlib.util.find_spec(name)
-    if spec is None or not spec.submodule_search_locations:
-        raise InstallError(f"package {name} is not importable from this Python; reinstall VividVR")
-    return Path(next(iter(spec.submodule_search_locations)))
-
-
-def _library_files() -> list[tuple[Path, Path]]:
-    """(source file, path inside the library folder)."""
-    files = []
-    for package, names in LIBRARY:
-        folder = _package_dir(package)
-        if names is None:  # the whole package but this installer, which needs the CLI
-            chosen = sorted(p for p in folder.glob("*.py") if p.name != "install.py")
-        else:
-            chosen = [folder / n for n in names]
-        files += [(path, Path(package) / path.relative_to(folder)) for path in chosen]
-    return files
 
 
 def _script_text(source: Path, lib: Path) -> str:
@@ -78,13 +52,6 @@ def default_python(target: InstallTarget) -> str:
         home = target.env.get("PYTHON3HOME")
         return f"{home}/bin/python3" if home else "/usr/local/bin/python3"
     return "py -3" if target.system == "Windows" else "python3"
-
-
-def client_requirements() -> list[str]:
-    """The client's pins, read from VividVR's own metadata so they never drift from pyproject.toml."""
-    requires = importlib.metadata.requires("vividvr") or []
-    pins = [r.split(";")[0].strip() for r in requires]
-    return [p for p in pins if any(p.startswith(name) and p[len(name)] in "<>=!~ " for name in CLIENT_PACKAGES)]
 
 
 def _python_note(target: InstallTarget) -> str:
@@ -107,13 +74,7 @@ def install(target: InstallTarget) -> InstallReport:
     missing = [str(source) for source, _ in sources if not source.is_file()]
     if missing:
         raise InstallError(f"plugin scripts not found: {', '.join(missing)} (install VividVR from its source tree)")
-    files = _library_files()
-    if lib.exists():
-        shutil.rmtree(lib)  # a reinstall must not leave modules of an older version behind
-    for source, relative in files:
-        destination = lib / relative
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, destination)
+    copy_library(LIBRARY, lib)
     report.written.append(lib)
     for source, destination in sources:
         destination.parent.mkdir(parents=True, exist_ok=True)
