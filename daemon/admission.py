@@ -8,6 +8,7 @@ plain JSON-able dict, stored with the job and read back after a restart.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -57,12 +58,17 @@ def settings_from_proto(msg: pb.EngineSettings) -> tuple[str, RestoreSettings]:
         raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, str(exc)) from None
 
 
-def _name_of(path: str) -> str:
+RESOLVE_FRAME_SPAN = re.compile(r"[._-]?\[\d+-\d+\]$")  # Resolve names sequences "plate.[1001-1100].exr"
+
+
+def clip_name(path: str) -> str:
     """Clip name for output templates: the file name without frame field and media extension."""
     if is_sequence_path(path) and ("#" in path or "%" in path):
         return parse_pattern(path).prefix.rstrip("._-") or "sequence"
     stem, extension = os.path.splitext(os.path.basename(path))
-    return stem if extension.lower() in MEDIA_EXTENSIONS else os.path.basename(path)
+    if extension.lower() not in MEDIA_EXTENSIONS:
+        return os.path.basename(path)
+    return RESOLVE_FRAME_SPAN.sub("", stem) or stem
 
 
 def _media(raw: str, roots: Sequence[Path], probe: Callable[[str], MediaInfo]) -> MediaInfo:
@@ -118,7 +124,7 @@ def plan_job(
             raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, str(exc)) from None
         info = _media(clip.media_path, config.media_roots, probe)
         wanted, available_start, media_rate, base = _clip_range(clip, info)
-        name = _name_of(clip.name)
+        name = clip_name(clip.name)
     else:
         info = _media(src.media_path, config.media_roots, probe)
         try:
@@ -126,7 +132,7 @@ def plan_job(
         except ValueError as exc:
             raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, str(exc)) from None
         available_start = float(parse_timecode(info.start_timecode, info.fps)) if info.start_timecode else 0.0
-        media_rate, base, name = float(info.fps), info.first_frame, _name_of(src.media_path)
+        media_rate, base, name = float(info.fps), info.first_frame, clip_name(src.media_path)
     if wanted.first < info.first_frame or wanted.last > info.last_frame:
         raise RequestError(
             grpc.StatusCode.OUT_OF_RANGE,

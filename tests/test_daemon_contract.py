@@ -52,3 +52,13 @@ def test_the_client_imports_without_torch_or_the_engine() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd="/")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_clip_names_for_output_templates_drop_frame_fields_and_extensions():
+    from vividvr_daemon.admission import clip_name
+
+    assert clip_name("/shots/plate.####.exr") == "plate"
+    assert clip_name("/shots/plate.%04d.exr") == "plate"
+    assert clip_name("/shots/plate.[1001-1100].exr") == "plate"  # how Resolve names a sequence clip
+    assert clip_name("/shots/A001_C002.mov") == "A001_C002"
+    assert clip_name("/shots/notes.txt") == "notes.txt"
