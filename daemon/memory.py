@@ -19,6 +19,7 @@ FLOAT32 = 4
 BF16 = 2
 # Vivid-VR (CogVideoX1.5-5B transformer + control branch + 3D VAE + T5 text encoder), bf16.
 VIVIDVR_WEIGHTS = 24 * GIB
+VIVIDVR_OFFLOADABLE = 10 * GIB  # T5-XXL and the VAE, off the GPU between phases with offload "model"
 VIVIDVR_HIDDEN = 3072
 VIVIDVR_LAYERS_LIVE = 4  # activations kept at once per token (attention + MLP, fused kernels)
 VIVIDVR_VAE_BYTES_PER_PIXEL_FRAME = 96  # 3D VAE decode of one window tile, bf16 with its caches
@@ -43,15 +44,19 @@ def estimate(engine: str, settings: RestoreSettings, height: int, width: int, fr
     tokens = (tile_px // VAE_SPATIAL // 2) ** 2 * latent_frames(window) // 2
     activations = tokens * VIVIDVR_HIDDEN * BF16 * VIVIDVR_LAYERS_LIVE
     vae = tile_px * tile_px * window * VIVIDVR_VAE_BYTES_PER_PIXEL_FRAME
-    return Estimate(VIVIDVR_WEIGHTS + activations + vae, ("tile_size", "num_temporal_process_frames"))
+    weights = VIVIDVR_WEIGHTS - (VIVIDVR_OFFLOADABLE if settings.offload == "model" else 0)
+    knobs = ("tile_size", "num_temporal_process_frames") + (("offload",) if settings.offload == "none" else ())
+    return Estimate(weights + activations + vae, knobs)
 
 
 def refusal(need: Estimate, available: int, device: str, settings: RestoreSettings) -> str | None:
     """None when the job fits, else a one-line message naming the settings to change."""
     if need.bytes <= available:
         return None
-    knobs = " or ".join(f"{k} (now {getattr(settings, k)})" for k in need.knobs)
+    changes = [
+        "set offload to model" if k == "offload" else f"lower {k} (now {getattr(settings, k)})" for k in need.knobs
+    ]
     return (
         f"this job needs about {need.bytes / GIB:.2f} GiB on {device} but {available / GIB:.2f} GiB is free;"
-        f" lower {knobs}, or raise memory_limit_gib in the daemon config if the estimate is wrong"
+        f" {', or '.join(changes)}, or raise memory_limit_gib in the daemon config if the estimate is wrong"
     )

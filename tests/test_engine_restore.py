@@ -143,9 +143,14 @@ def test_create_without_captioner_or_caption_says_how_to_fix_it(reference_checkp
         VividVREngine.create(RestoreSettings(), reference_checkpoints, device="cpu")
 
 
-def test_unknown_offload_mode_is_refused(models):
-    with pytest.raises(ValueError, match="offload must be one of"):
-        VividVREngine(models, RestoreSettings(), FixedCaptioner("x"), offload="disk")
+def test_offload_mode_does_not_change_the_result_or_invalidate_saved_state(models, tmp_path):
+    clip = random_clip(5, 16, 16)
+    state = tmp_path / "state"
+    expected = restore(make_engine(models), clip, state_dir=state)
+    progress = []
+    again = restore(make_engine(models, offload="model"), clip, state_dir=state, progress=progress.append)
+    np.testing.assert_array_equal(again, expected)
+    assert not any(p.phase in ("encode", "denoise") for p in progress)  # resumed from the saved state
 
 
 class MarkingTextFixer:

@@ -258,13 +258,14 @@ def test_the_gizmo_offers_every_engine_format_and_colour_fix_with_the_engine_def
 
     from vividvr_engine.engines import ENGINES
     from vividvr_engine.media.target import FORMATS
-    from vividvr_engine.settings import COLOR_FIXES, RestoreSettings
+    from vividvr_engine.settings import COLOR_FIXES, OFFLOAD_MODES, RestoreSettings
 
     node = nuke.menu("Nodes").fake_invoke("VividVR/Restore")
     assert set(node["engine"].values()) == set(ENGINES)
     assert node["output_format"].values() == list(FORMATS)
     assert set(FORMAT_EXTENSIONS) == set(FORMATS)
     assert node["color_fix"].values() == list(COLOR_FIXES)
+    assert node["offload"].values() == list(OFFLOAD_MODES)
     defaults = RestoreSettings()
     assert set(SETTINGS_KNOBS) == {f.name for f in fields(RestoreSettings)}
     for name, convert in SETTINGS_KNOBS.items():

@@ -25,6 +25,7 @@ def test_defaults_follow_the_reference():
         ({"upscale": -1}, "upscale"),
         ({"short_side": 100000}, "short side"),
         ({"color_fix": "sepia"}, "color fix"),
+        ({"offload": "disk"}, "offload must be one of"),
         ({"guidance_scale": -2}, "guidance"),
     ],
 )

@@ -21,7 +21,7 @@ from vividvr_engine.media.colour import OcioColourSpaces
 from vividvr_engine.media.target import FORMATS
 from vividvr_engine.media.timecode import FrameRange, range_from_timecodes
 from vividvr_engine.restore_job import MediaInfo, RestoreJobSpec, RestoreResult, probe, restore_clip
-from vividvr_engine.settings import COLOR_FIXES, RestoreSettings
+from vividvr_engine.settings import COLOR_FIXES, OFFLOAD_MODES, RestoreSettings
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -38,6 +38,7 @@ SETTING_FLAGS = {
     "caption": "caption",
     "color_fix": "color_fix",
     "textfix": "textfix",
+    "offload": "offload",
 }
 
 CHECKPOINT_HINT = (
@@ -81,6 +82,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         default=None,
         help="repair on-screen text with Real-ESRGAN where a text detector sees text (needs RealESRGAN/, easyocr/)",
+    )
+    parser.add_argument(
+        "--offload", choices=OFFLOAD_MODES,
+        help="GPU memory mode: 'model' keeps the text encoder and VAE off the GPU between phases (about 10 GiB less)",
     )
     parser.add_argument("--daemon", metavar="HOST:PORT", help="restore through a running daemon instead of here")
     parser.add_argument("--ocio-config", help="OpenColorIO config (file or ocio:// name) for the input transform")

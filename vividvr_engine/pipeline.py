@@ -59,7 +59,6 @@ from vividvr_engine.textfix import TextFixer
 MAX_TEXT_TOKENS = 226
 ROPE_MAX_GRID = 300 // PATCH
 DEFAULT_LATENT_RAM_BUDGET = 4 << 30
-OFFLOAD_MODES = ("none", "model")  # "model": T5 and the VAE visit the device only for their phase
 
 Trace = Callable[[str, torch.Tensor], None]
 
@@ -107,23 +106,20 @@ class VividVREngine:
         device: str | torch.device = "cpu",
         dtype: torch.dtype = torch.float32,
         latent_ram_budget: int = DEFAULT_LATENT_RAM_BUDGET,
-        offload: str = "none",
         text_fixer: TextFixer | None = None,
     ) -> None:
-        if offload not in OFFLOAD_MODES:
-            raise ValueError(f"offload must be one of {', '.join(OFFLOAD_MODES)}, got {offload!r}")
         self.models = models
         self.settings = settings
         self.captioner = captioner
         self.device = torch.device(device)
         self.dtype = dtype
         self.latent_ram_budget = latent_ram_budget
-        self.offload = offload
+        self.offload = settings.offload
         self.text_fixer = text_fixer
         if settings.textfix and text_fixer is None:
             raise ValueError("settings ask for the text fix but no TextFixer was given")
         resident = (models.controlnet, models.transformer)
-        if offload == "none":
+        if self.offload == "none":
             resident += (models.text_encoder, models.vae)
         for model in resident:
             model.to(self.device)
@@ -151,7 +147,6 @@ class VividVREngine:
         device: str | None = None,
         *,
         dtype: torch.dtype | None = None,
-        offload: str = "none",
     ) -> VividVREngine:
         """Validate the checkpoints, then load them: bfloat16 on a GPU and float32 on the CPU by default."""
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -169,7 +164,7 @@ class VividVREngine:
             captioner = CogVLM2Captioner.from_pretrained(paths.captioner, device=device)
         text_fixer = TextFixer.from_checkpoints(paths.cogvideox.parent, device) if settings.textfix else None
         models = load_models(paths, dtype)
-        return cls(models, settings, captioner, device, dtype, offload=offload, text_fixer=text_fixer)
+        return cls(models, settings, captioner, device, dtype, text_fixer=text_fixer)
 
     def output_size(self, height: int, width: int) -> tuple[int, int]:
         return self.settings.output_size(height, width)
@@ -232,7 +227,7 @@ class _Run:
             _close(frames)
         identity = {
             "engine": __version__,
-            "settings": self.settings.to_dict(),
+            "settings": {k: v for k, v in self.settings.to_dict().items() if k != "offload"},
             "clip": [clip.num_frames, clip.height, clip.width, str(clip.fps)],
             "first_frame": hashlib.sha256(first_frame.tobytes()).hexdigest(),
         }

@@ -8,6 +8,8 @@ from vividvr_engine.errors import SettingsError
 from vividvr_engine.planning import scaled_size, upscale_factor, validate_window_frames
 
 COLOR_FIXES = ("adain", "wavelet", "none")
+# "model": the text encoder and VAE visit the GPU only for their phase (saves ~10 GiB, costs transfers)
+OFFLOAD_MODES = ("none", "model")
 MAX_OUTPUT_SIDE = 16384
 
 
@@ -24,6 +26,7 @@ class RestoreSettings:
     caption: str | None = None  # fixed caption: skips the captioning model
     color_fix: str = "adain"
     textfix: bool = False
+    offload: str = "none"  # GPU memory mode; never changes the result
 
     def __post_init__(self) -> None:
         self.validate()
@@ -49,6 +52,8 @@ class RestoreSettings:
             raise SettingsError(str(exc)) from None
         if not 0 <= self.seed < 2**63:
             raise SettingsError(f"seed must be a non-negative 64-bit integer, got {self.seed}")
+        if self.offload not in OFFLOAD_MODES:
+            raise SettingsError(f"offload must be one of {', '.join(OFFLOAD_MODES)}, got {self.offload!r}")
         if self.color_fix not in COLOR_FIXES:
             raise SettingsError(f"color fix must be one of {', '.join(COLOR_FIXES)}, got {self.color_fix!r}")
 

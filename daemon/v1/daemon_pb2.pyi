@@ -66,7 +66,7 @@ class OutputSpec(_message.Message):
     def __init__(self, directory: _Optional[str] = ..., name_template: _Optional[str] = ..., format: _Optional[str] = ..., overwrite: _Optional[bool] = ..., ten_bit: _Optional[bool] = ...) -> None: ...
 
 class EngineSettings(_message.Message):
-    __slots__ = ("engine", "num_inference_steps", "guidance_scale", "restoration_guidance_scale", "upscale", "short_side", "tile_size", "num_temporal_process_frames", "seed", "caption", "color_fix", "textfix")
+    __slots__ = ("engine", "num_inference_steps", "guidance_scale", "restoration_guidance_scale", "upscale", "short_side", "tile_size", "num_temporal_process_frames", "seed", "caption", "color_fix", "textfix", "offload")
     ENGINE_FIELD_NUMBER: _ClassVar[int]
     NUM_INFERENCE_STEPS_FIELD_NUMBER: _ClassVar[int]
     GUIDANCE_SCALE_FIELD_NUMBER: _ClassVar[int]
@@ -79,6 +79,7 @@ class EngineSettings(_message.Message):
     CAPTION_FIELD_NUMBER: _ClassVar[int]
     COLOR_FIX_FIELD_NUMBER: _ClassVar[int]
     TEXTFIX_FIELD_NUMBER: _ClassVar[int]
+    OFFLOAD_FIELD_NUMBER: _ClassVar[int]
     engine: str
     num_inference_steps: int
     guidance_scale: float
@@ -91,7 +92,8 @@ class EngineSettings(_message.Message):
     caption: str
     color_fix: str
     textfix: bool
-    def __init__(self, engine: _Optional[str] = ..., num_inference_steps: _Optional[int] = ..., guidance_scale: _Optional[float] = ..., restoration_guidance_scale: _Optional[float] = ..., upscale: _Optional[float] = ..., short_side: _Optional[int] = ..., tile_size: _Optional[int] = ..., num_temporal_process_frames: _Optional[int] = ..., seed: _Optional[int] = ..., caption: _Optional[str] = ..., color_fix: _Optional[str] = ..., textfix: _Optional[bool] = ...) -> None: ...
+    offload: str
+    def __init__(self, engine: _Optional[str] = ..., num_inference_steps: _Optional[int] = ..., guidance_scale: _Optional[float] = ..., restoration_guidance_scale: _Optional[float] = ..., upscale: _Optional[float] = ..., short_side: _Optional[int] = ..., tile_size: _Optional[int] = ..., num_temporal_process_frames: _Optional[int] = ..., seed: _Optional[int] = ..., caption: _Optional[str] = ..., color_fix: _Optional[str] = ..., textfix: _Optional[bool] = ..., offload: _Optional[str] = ...) -> None: ...
 
 class RestoreRequest(_message.Message):
     __slots__ = ("source", "output", "settings", "priority", "cancel_on_disconnect", "label")

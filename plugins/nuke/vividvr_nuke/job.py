@@ -38,6 +38,7 @@ SETTINGS_KNOBS: dict[str, Callable[[Any], Any]] = {
     "seed": int,
     "color_fix": str,
     "textfix": bool,
+    "offload": str,
     "caption": lambda v: str(v).strip() or None,  # empty: the captioning model writes one
 }
 TERMINAL = ("completed", "failed", "cancelled")
