@@ -174,3 +174,9 @@ def test_text_fix_sees_each_segment_with_its_resized_input_and_its_output_is_kep
     assert [call[0] for call in fixer.calls] == [call[1] for call in fixer.calls]
     assert sum(call[0][0] for call in fixer.calls) == 13 and fixer.calls[0][0][1:] == (32, 32, 3)
     assert (frames == 0.5).all()
+
+
+def test_frames_wider_than_a_vae_tile_keep_their_size(models):
+    # The tiny VAE tiles above 360 pixels; the reference's VAE returned frames of the wrong width there.
+    frames = restore(make_engine(models, num_inference_steps=1, tile_size=16), random_clip(2, 12, 200))
+    assert frames.shape == (2, 24, 400, 3) and np.isfinite(frames).all()
