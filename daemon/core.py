@@ -71,8 +71,6 @@ class _Reporter:
         fraction = min(1.0, max(0.0, progress.fraction))
         if self.start_fraction is None:
             self.start_fraction = fraction
-        if progress.frames_done > self.announced:
-            self.segment(progress.frames_done)
         if now - self.last_progress >= self.core.config.progress_interval_seconds:
             self.last_progress = now
             elapsed = now - self.started
@@ -93,10 +91,15 @@ class _Reporter:
             )
             self.core.store.append(self.job.id, event)
 
-    def segment(self, frames_done: int) -> None:
-        first = self.plan["first"] + self.announced
-        last = self.plan["first"] + frames_done - 1
-        event = pb.RestoreEvent(segment_written=pb.SegmentWritten(first_frame=first, last_frame=last))
+    def segment(self, first_frame: int, last_frame: int, staged: list[str]) -> None:
+        """A finished segment (source frames, inclusive); frames announced before are not repeated."""
+        frames_done = last_frame - self.plan["first"] + 1
+        if frames_done <= self.announced:
+            return
+        first = max(first_frame, self.plan["first"] + self.announced)
+        event = pb.RestoreEvent(
+            segment_written=pb.SegmentWritten(first_frame=first, last_frame=last_frame, staged_paths=staged)
+        )
         self.core.store.append(self.job.id, event, frames_announced=frames_done)
         self.announced = frames_done
         if self.core.config.test_segment_delay_seconds:
@@ -257,8 +260,15 @@ class JobCore:
             if job.id in self._cancel_requested:
                 token.cancel()
         plan = job.plan
-        log.info("job %s started on %s: %s frames %d-%d -> %s", job.id, worker.device, plan["input"],
-                 plan["first"], plan["last"], plan["output"])
+        log.info(
+            "job %s started on %s: %s frames %d-%d -> %s",
+            job.id,
+            worker.device,
+            plan["input"],
+            plan["first"],
+            plan["last"],
+            plan["output"],
+        )
         reporter = _Reporter(self, job)
         spec = RestoreJobSpec(
             input=plan["input"],
@@ -272,7 +282,9 @@ class JobCore:
             engine = worker.engine_for(plan)
             state_dir = self.state_dir(job.id)
             state_dir.mkdir(parents=True, exist_ok=True)
-            result = restore_clip(spec, engine, reporter, cancel=token, state_dir=state_dir)
+            result = restore_clip(
+                spec, engine, reporter, cancel=token, state_dir=state_dir, on_segment=reporter.segment
+            )
         except Cancelled:
             if self.stopping.is_set() and not self._user_cancelled(job.id):
                 self.store.requeue(SHUTDOWN_WARNING, job.id)  # resumes when the daemon starts again
@@ -285,8 +297,9 @@ class JobCore:
             message = str(exc) or type(exc).__name__
             self._finish(job.id, pb.RestoreEvent(failed=pb.Failed(code=code, message=message)))
         else:
-            if reporter.announced < plan["last"] - plan["first"] + 1:
-                reporter.segment(plan["last"] - plan["first"] + 1)
+            # frames staged before a crash, but not yet announced, are announced now (no paths:
+            # they are published under their final names in the Completed event)
+            reporter.segment(plan["first"] + reporter.announced, plan["last"], [])
             self._finish(job.id, self.completed_event(job, result))
         finally:
             with self._lock:
@@ -391,4 +404,3 @@ class JobCore:
                 idle = 0.0 if worker.running_job else time.monotonic() - worker.idle_since
                 msg.loaded_models.add(engine=worker.engine_key[0], device=worker.device, idle_seconds=idle)
         return msg
-

@@ -46,6 +46,12 @@ def test_restore_clip_streams_events_in_order_and_matches_in_process_restore(ser
     assert set(order[2:-1]) <= {"progress", "segment_written"}
     assert [e.seq for e in events] == list(range(1, len(events) + 1))
     assert segments_cover(events, 3, 30)
+    for event in events:
+        if event.WhichOneof("kind") == "segment_written":
+            segment = event.segment_written
+            staged = [os.path.basename(p) for p in segment.staged_paths]
+            numbers = range(segment.first_frame, segment.last_frame + 1)
+            assert staged == [f"restored.{n:04d}.png" for n in numbers]  # one staged file per frame
     reference = reference_restore(movie, root / "ref" / "restored.####.png", 3, 30)
     assert same_files(list(events[-1].completed.paths), reference)
 

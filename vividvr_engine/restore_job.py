@@ -36,7 +36,15 @@ from vividvr_engine.engine import CancelToken, ProgressCallback, RestorationEngi
 from vividvr_engine.errors import MediaError
 from vividvr_engine.media.colour import OcioColourSpaces, choose_transform
 from vividvr_engine.media.source import MediaClip, MediaInfo, open_media, resolve_range
-from vividvr_engine.media.target import OutputTarget, SegmentSink, Workspace, check_output, plan_output, publish
+from vividvr_engine.media.target import (
+    OutputTarget,
+    SegmentCallback,
+    SegmentSink,
+    Workspace,
+    check_output,
+    plan_output,
+    publish,
+)
 from vividvr_engine.media.timecode import FrameRange
 
 __all__ = ["MediaInfo", "RestoreJobSpec", "RestoreResult", "probe", "restore_clip"]
@@ -132,9 +140,12 @@ def restore_clip(
     *,
     cancel: CancelToken | None = None,
     state_dir: Path | None = None,
+    on_segment: SegmentCallback | None = None,
 ) -> RestoreResult:
     """Restore `spec.frames` of `spec.input` with `engine` into `spec.output`.
 
+    `on_segment(first, last, staged_files)` is called as each segment is finished: its source
+    frames and its files in the staging folder (final names appear only when all are done).
     Raises MediaError / SettingsError (one line, naming the file) for bad input or output,
     Cancelled when `cancel` fires (finished segments stay staged in `state_dir`), and whatever
     the engine raises (e.g. CheckpointError).
@@ -156,17 +167,17 @@ def restore_clip(
     folder, temporary = _work_folder(spec, state_dir)
     try:
         workspace = Workspace(folder, fingerprint)
-        sink = SegmentSink(target, workspace, transform, frames.first, (height, width), info.fps)
+        sink = SegmentSink(target, workspace, transform, frames.first, (height, width), info.fps, on_segment)
         engine_state = None if state_dir is None else Path(state_dir) / "engine"
-        engine.restore(
-            clip, sink, progress, state_dir=engine_state, first_unwritten_frame=sink.written, cancel=cancel
-        )
+        engine.restore(clip, sink, progress, state_dir=engine_state, first_unwritten_frame=sink.written, cancel=cancel)
         if sink.written != frames.count:
             raise MediaError(f"{spec.output}: engine produced {sink.written} of {frames.count} frames")
         if sink.clipped_frames:
             log.warning(
                 "%s: %d frames had values outside [0, 1], clipped by the %s format",
-                spec.output, sink.clipped_frames, target.format_name,
+                spec.output,
+                sink.clipped_frames,
+                target.format_name,
             )
         audio = (media.movie, frames.first, frames.count) if media.movie and info.has_audio else None
         outputs = publish(target, workspace, info.fps, timecode, audio if target.kind == "movie" else None)

@@ -236,12 +236,14 @@ class Progress(_message.Message):
     def __init__(self, phase: _Optional[str] = ..., window: _Optional[int] = ..., windows: _Optional[int] = ..., step: _Optional[int] = ..., steps: _Optional[int] = ..., frames_done: _Optional[int] = ..., frames_total: _Optional[int] = ..., fraction: _Optional[float] = ..., eta_seconds: _Optional[float] = ...) -> None: ...
 
 class SegmentWritten(_message.Message):
-    __slots__ = ("first_frame", "last_frame")
+    __slots__ = ("first_frame", "last_frame", "staged_paths")
     FIRST_FRAME_FIELD_NUMBER: _ClassVar[int]
     LAST_FRAME_FIELD_NUMBER: _ClassVar[int]
+    STAGED_PATHS_FIELD_NUMBER: _ClassVar[int]
     first_frame: int
     last_frame: int
-    def __init__(self, first_frame: _Optional[int] = ..., last_frame: _Optional[int] = ...) -> None: ...
+    staged_paths: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, first_frame: _Optional[int] = ..., last_frame: _Optional[int] = ..., staged_paths: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Warning(_message.Message):
     __slots__ = ("message",)

@@ -14,7 +14,7 @@ import json
 import logging
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -200,6 +200,10 @@ class Workspace:
         return self.folder / name
 
 
+# (first source frame, last source frame, staged files) of each segment as it is finished
+SegmentCallback = Callable[[int, int, list[str]], None]
+
+
 class SegmentSink:
     """The engine's `FrameSink`: maps working values back, encodes and stages each finished segment.
 
@@ -215,8 +219,10 @@ class SegmentSink:
         source_first: int,
         size: tuple[int, int],
         fps: Fraction,
+        on_segment: SegmentCallback | None = None,
     ) -> None:
         self.target = target
+        self.on_segment = on_segment
         self.workspace = workspace
         self.transform = transform
         self.source_first = source_first
@@ -231,8 +237,7 @@ class SegmentSink:
     def write_segment(self, first: int, frames: np.ndarray) -> None:
         if frames.ndim != 4 or frames.shape[1:] != (*self.size, 3):
             raise MediaError(
-                f"{self.target.path}: engine produced frames shaped {frames.shape[1:]},"
-                f" expected {(*self.size, 3)}"
+                f"{self.target.path}: engine produced frames shaped {frames.shape[1:]}, expected {(*self.size, 3)}"
             )
         skip = self.written - first
         if skip > 0:
@@ -247,6 +252,10 @@ class SegmentSink:
             last = self.source_first + first + len(frames) - 1
             raise _write_error(self.target.path, f"frames {self.source_first + first}-{last}", exc) from None
         self.workspace.add_segment(first, len(frames), files)
+        if self.on_segment is not None:
+            first_source = self.source_first + first
+            staged = [str(self.workspace.staged(name)) for name in files]
+            self.on_segment(first_source, first_source + len(frames) - 1, staged)
 
     def _file_values(self, frame: np.ndarray) -> np.ndarray:
         """One frame mapped back to the file's encoding; counts frames an integer format will clip."""
