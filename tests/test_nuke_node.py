@@ -17,6 +17,7 @@ from pathlib import Path
 import nuke_support as ns
 import numpy as np
 import OpenEXR
+import opentimelineio as otio
 import pytest
 from daemon_support import start_daemon
 from media_patterns import movie_frames, read_index, write_exr_sequence, write_movie
@@ -71,7 +72,9 @@ def test_exr_sequence_with_handles_shows_restored_frames_1001_to_1100_at_the_sam
         with DaemonClient(daemon.address) as client:
             job = client.get(node["job_id"].value())
         assert (job.first_frame, job.last_frame) == (1001, 1100)  # 1009-1092 with 8-frame handles
-        assert job.request.source.frames == "1009-1092"
+        clip = otio.adapters.read_from_string(job.request.source.otio_clip_json)  # what the node sent
+        assert (clip.source_range.start_time.value, clip.source_range.duration.value) == (1009, 84)
+        assert clip.media_reference.start_frame == 1001 and clip.media_reference.frame_zero_padding == 4
         for frame in range(1001, 1101):
             path, number = restored_shows(node, frame)
             assert number == frame and os.path.isfile(path)

@@ -108,3 +108,23 @@ def test_output_names_carry_the_job_and_the_format_extension() -> None:
     assert name_template("prores") == "{name}_vividvr_{job}.mov"
     with pytest.raises(PlateError, match="unknown output format 'gif'"):
         name_template("gif")
+
+
+def test_the_plate_becomes_an_otio_clip_the_daemon_maps_back_to_the_same_media_frames():
+    import opentimelineio as otio
+    from vividvr_daemon import otio_clip as daemon_otio
+    from vividvr_nuke.plate import Plate, hash_pattern, otio_clip
+
+    assert hash_pattern("/shots/plate.%04d.exr") == "/shots/plate.####.exr"
+    assert hash_pattern("/shots/plate.%d.exr") == "/shots/plate.#.exr"
+    movie = Plate("/shots/a.mov", True, FrameRange(10, 99), 1001, "rec709")
+    clip = otio.adapters.read_from_string(otio_clip(movie, FrameRange(20, 29), 25.0))
+    assert clip.media_reference.target_url == "/shots/a.mov"
+    parsed = daemon_otio.parse_clip(otio_clip(movie, FrameRange(20, 29), 25.0))
+    offset = daemon_otio.source_offset(parsed.source_start, parsed.source_rate, parsed.available_start, 25.0)
+    assert daemon_otio.frame_span(offset, parsed.source_duration) == (20, 10)  # movie indices 20..29
+    sequence = Plate("/shots/p.%04d.exr", False, FrameRange(1001, 1100), 0, "linear")
+    parsed = daemon_otio.parse_clip(otio_clip(sequence, FrameRange(1009, 1092), 24.0))
+    offset = daemon_otio.source_offset(parsed.source_start, parsed.source_rate, parsed.available_start, 24.0)
+    assert parsed.sequence_start + daemon_otio.frame_span(offset, parsed.source_duration)[0] == 1009
+    assert parsed.media_path == "/shots/p.####.exr"

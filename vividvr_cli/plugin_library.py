@@ -21,7 +21,10 @@ LibraryEntry = tuple[str, tuple[str, ...] | None]
 
 # the daemon client with its generated stubs, and the engine's pure timecode module: no torch
 CLIENT_LIBRARY: tuple[LibraryEntry, ...] = (
-    ("vividvr_daemon", ("__init__.py", "client.py", "v1/__init__.py", "v1/daemon_pb2.py", "v1/daemon_pb2_grpc.py")),
+    (
+        "vividvr_daemon",
+        ("__init__.py", "client.py", "otio_json.py", "v1/__init__.py", "v1/daemon_pb2.py", "v1/daemon_pb2_grpc.py"),
+    ),
     ("vividvr_engine", ("__init__.py", "media/__init__.py", "media/timecode.py")),
 )
 

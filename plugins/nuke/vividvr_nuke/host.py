@@ -76,6 +76,10 @@ def project_frames() -> FrameRange:
     return FrameRange(int(root["first_frame"].value()), int(root["last_frame"].value()))
 
 
+def project_fps() -> float:
+    return float(nuke.root()["fps"].value())
+
+
 def show_restored(node: Node, setup: ReadSetup | None) -> None:
     """Point the gizmo's internal Read at restored media and switch to it; None shows the plate."""
     read = node.node(INTERNAL_READ)

@@ -21,7 +21,7 @@ from vividvr_daemon.client import DEFAULT_ADDRESS, DaemonClient, DaemonError, de
 
 from vividvr_engine.media.timecode import FrameRange
 from vividvr_nuke import host
-from vividvr_nuke.plate import PlateError, name_template, plate_from_read, restore_frames, restored_read
+from vividvr_nuke.plate import PlateError, name_template, otio_clip, plate_from_read, restore_frames, restored_read
 
 ADDRESS_ENV = "VIVIDVR_DAEMON"
 TOKEN_FILE_ENV = "VIVIDVR_DAEMON_TOKEN_FILE"
@@ -95,7 +95,7 @@ def submission(node: host.Node) -> Submission:
         plate.media,
         folder,
         name_template(output_format),
-        frames=str(frames),
+        otio_clip_json=otio_clip(plate, frames, host.project_fps()),
         handles=(int(host.value(node, "handles_before")), int(host.value(node, "handles_after"))),
         engine=str(host.value(node, "engine")),
         settings=settings,

@@ -22,6 +22,8 @@ import os
 import re
 from dataclasses import dataclass
 
+from vividvr_daemon.otio_json import clip_json, movie_reference, sequence_reference, time_range
+
 from vividvr_engine.media.timecode import FrameRange
 
 MOVIE_FIRST_FRAME = 1
@@ -91,7 +93,7 @@ def is_sequence(path: str) -> bool:
 
 
 def explicit_colorspace(value: str) -> str:
-    """"default (Gamma2.2)" -> "Gamma2.2": the space the default stood for with the source's file type."""
+    """ "default (Gamma2.2)" -> "Gamma2.2": the space the default stood for with the source's file type."""
     match = _DEFAULT_COLORSPACE.match(value)
     return match.group(1).strip() if match else value
 
@@ -136,6 +138,36 @@ def plate_from_read(knobs: ReadKnobs, node: str = "Read") -> Plate:
         frames=FrameRange(knobs.first + to_media, knobs.last + to_media),
         comp_shift=_file_to_comp(knobs, node) - to_media,
         colorspace=explicit_colorspace(knobs.colorspace),
+    )
+
+
+def hash_pattern(path: str) -> str:
+    """`plate.%04d.exr` -> `plate.####.exr` (the form OTIO's sequence reference is built from)."""
+    directory, name = os.path.split(path)
+    return os.path.join(directory, _SEQUENCE_FIELD.sub(lambda m: _hashes(m.group(0)), name))
+
+
+def _hashes(field: str) -> str:
+    if field.startswith("#"):
+        return field
+    digits = field[1:-1].lstrip("0")
+    return "#" * int(digits or 1)
+
+
+def otio_clip(plate: Plate, frames: FrameRange, fps: float) -> str:
+    """The plate as an OTIO clip on the project's clock: `frames` (media numbers) of the Read's media.
+
+    A movie's available range starts at its first frame (index 0); a sequence's at the Read's
+    first file number, which is also the reference's start frame.
+    """
+    name = os.path.basename(plate.media)
+    if plate.is_movie:
+        reference = movie_reference(name, plate.media, time_range(0, plate.frames.last + 1, fps))
+    else:
+        available = time_range(plate.frames.first, plate.frames.count, fps)
+        reference = sequence_reference(name, hash_pattern(plate.media), plate.frames.first, fps, available)
+    return clip_json(
+        name, reference, time_range(frames.first, frames.count, fps), metadata={"vividvr": {"host": "nuke"}}
     )
 
 

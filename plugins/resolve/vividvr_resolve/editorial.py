@@ -9,10 +9,11 @@ Pure functions over plain values read by `host.py`. Numbering used throughout:
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from fractions import Fraction
+
+from vividvr_daemon.otio_json import clip_json, media_of, movie_reference, sequence_reference, split_pattern, time_range
 
 from vividvr_engine.media.timecode import parse_timecode
 
@@ -113,21 +114,6 @@ def item_span(item: ItemFacts, timeline_rate: Fraction, handles: int) -> Span:
     return clamp_handles(media, item.source_start - media.base, count, handles)
 
 
-def _time(value: float, rate: Fraction) -> dict:
-    return {"OTIO_SCHEMA": "RationalTime.1", "rate": float(rate), "value": float(value)}
-
-
-def _range(start: float, duration: float, rate: Fraction) -> dict:
-    return {"OTIO_SCHEMA": "TimeRange.1", "duration": _time(duration, rate), "start_time": _time(start, rate)}
-
-
-def _split_pattern(path: str) -> tuple[str, str, int, str]:
-    """(directory, prefix, padding, suffix) of a `name.####.exr` pattern."""
-    directory, name = os.path.split(path)
-    first, last = name.index("#"), name.rindex("#")
-    return directory, name[:first], last - first + 1, name[last + 1:]
-
-
 def otio_clip(media: ClipMedia, span: Span, timeline_rate: Fraction) -> str:
     """JSON of an OTIO Clip.2 shaped like Resolve's own export (bare paths, timecode-absolute ranges).
 
@@ -138,22 +124,13 @@ def otio_clip(media: ClipMedia, span: Span, timeline_rate: Fraction) -> str:
         start = media.base + span.offset
     else:
         start = parse_timecode(media.start_tc, timeline_rate) + span.offset
-    available = _range(media.base, media.frames, media.rate)
+    available = time_range(media.base, media.frames, media.rate)
     if media.kind == "sequence":
-        directory, prefix, padding, suffix = _split_pattern(media.path)
-        reference = {"OTIO_SCHEMA": "ImageSequenceReference.1", "metadata": {}, "name": media.name,
-                     "available_range": available, "available_image_bounds": None, "target_url_base": directory,
-                     "name_prefix": prefix, "name_suffix": suffix, "start_frame": media.first_number,
-                     "frame_step": 1, "rate": float(media.rate), "frame_zero_padding": padding,
-                     "missing_frame_policy": "error"}
+        reference = sequence_reference(media.name, media.path, media.first_number, media.rate, available)
     else:
-        reference = {"OTIO_SCHEMA": "ExternalReference.1", "metadata": {}, "name": media.name,
-                     "available_range": available, "available_image_bounds": None, "target_url": media.path}
-    clip = {"OTIO_SCHEMA": "Clip.2", "metadata": {"Resolve_OTIO": {}}, "name": media.name,
-            "source_range": _range(start, span.count, timeline_rate), "effects": [], "markers": [],
-            "enabled": True, "media_references": {"DEFAULT_MEDIA": reference},
-            "active_media_reference_key": "DEFAULT_MEDIA"}
-    return json.dumps(clip, indent=1)
+        reference = movie_reference(media.name, media.path, available)
+    source = time_range(start, span.count, timeline_rate)
+    return clip_json(media.name, reference, source, metadata={"Resolve_OTIO": {}})
 
 
 @dataclass(frozen=True)
@@ -168,20 +145,13 @@ class Restored:
 
 def restored_media(completed_clip_json: str, first_number: int, last_number: int) -> Restored:
     """Where the daemon put the restored media, read from the OTIO clip of its Completed event."""
-    clip = json.loads(completed_clip_json)
-    references = clip.get("media_references") or {}
-    reference = references.get(clip.get("active_media_reference_key", "DEFAULT_MEDIA")) or clip.get("media_reference")
-    if reference is None:
-        raise ValueError("the daemon's restored clip names no media")
-    if reference["OTIO_SCHEMA"].startswith("ImageSequenceReference"):
-        name = f"{reference['name_prefix']}{'#' * reference['frame_zero_padding']}{reference['name_suffix']}"
-        return Restored(os.path.join(reference["target_url_base"], name), "sequence", first_number, last_number)
-    return Restored(reference["target_url"], "movie", first_number, last_number)
+    path, kind = media_of(completed_clip_json)
+    return Restored(path, kind, first_number, last_number)
 
 
 def printf_pattern(pattern: str) -> str:
     """`name.####.exr` -> `name.%04d.exr`, the form `ImportMedia` takes for sequences."""
-    directory, prefix, padding, suffix = _split_pattern(pattern)
+    directory, prefix, padding, suffix = split_pattern(pattern)
     return os.path.join(directory, f"{prefix}%0{padding}d{suffix}")
 
 
