@@ -225,3 +225,17 @@ def test_shared_editorial_clips_all_parse_or_are_refused_clearly() -> None:
             parse_clip(text)
         except OtioError as exc:
             assert "retimed" in str(exc) or "Clip" in str(exc), path.name
+
+
+def test_clip_json_built_without_otio_is_read_by_opentimelineio():
+    from vividvr_daemon import otio_json
+
+    available = otio_json.time_range(86400, 100, 24)
+    reference = otio_json.sequence_reference("plate", "/shots/plate.####.exr", 1001, 24, available)
+    text = otio_json.clip_json("plate", reference, otio_json.time_range(86410, 20, 24))
+    clip = otio.adapters.read_from_string(text)
+    assert clip.source_range.start_time.value == 86410 and clip.source_range.duration.value == 20
+    assert (clip.media_reference.name_prefix, clip.media_reference.frame_zero_padding) == ("plate.", 4)
+    assert otio_json.media_of(text) == ("/shots/plate.####.exr", "sequence")
+    movie = otio_json.clip_json("a", otio_json.movie_reference("a", "/shots/a.mov", available), available)
+    assert otio_json.media_of(movie) == ("/shots/a.mov", "movie")
