@@ -74,7 +74,7 @@ def test_cogvideox_1_0_transformer_is_refused(checkpoint_copy):
 
 def test_corrupt_pt_file_is_reported_not_crashed(checkpoint_copy):
     (checkpoint_copy / "Vivid-VR/connectors.pt").write_bytes(b"not a torch file")
-    with pytest.raises(CheckpointError, match=r"connectors\.pt is not a readable torch state dict"):
+    with pytest.raises(CheckpointError, match=r"connectors\.pt: not a readable PyTorch weights file"):
         load_models(CheckpointPaths.from_root(checkpoint_copy))
 
 
@@ -83,7 +83,8 @@ def test_mismatched_pt_file_is_reported(checkpoint_copy):
     state = torch.load(path, weights_only=True)
     state["proj.weight"] = torch.zeros(3, 3)
     torch.save(state, path)
-    with pytest.raises(CheckpointError, match=r"control_patch_embed\.pt does not fit this model"):
+    does_not_fit = r"control_patch_embed\.pt: weights do not fit Vivid-VR's control_patch_embed"
+    with pytest.raises(CheckpointError, match=does_not_fit):
         load_models(CheckpointPaths.from_root(checkpoint_copy))
 
 

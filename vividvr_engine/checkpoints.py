@@ -15,8 +15,10 @@ naming the file, what it should be, and where it is published.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -152,22 +154,33 @@ def _check_weights(folder: Path, stem: str, what: str, repo: str):
     yield _missing(single, f"the weights of {what} (or a sharded {index.name})", repo)
 
 
-def load_state_dict_into(module: nn.Module, path: Path) -> None:
-    """Load a published `.pt` state dict (never unpickling code) and insist that it fits exactly."""
+def read_weights(path: Path) -> Any:
+    """`torch.load` with pickled code refused; any failure becomes a one-line `CheckpointError`."""
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint file not found")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises several types for corrupt or hostile files
-        raise CheckpointError(f"{path} is not a readable torch state dict ({exc.__class__.__name__}: {exc})") from None
-    if not isinstance(state, dict):
-        raise CheckpointError(f"{path} holds a {type(state).__name__}, expected a state dict of tensors")
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # corrupt zips, truncated files and unsafe pickles raise many types
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"{path}: not a readable PyTorch weights file ({detail[:200]})") from None
+
+
+def load_strict(module: nn.Module, state: Mapping[str, torch.Tensor], path: Path, what: str) -> None:
+    """Load `state` into `module`, every key and shape exactly, or say which file does not fit `what`."""
     try:
         module.load_state_dict(state, strict=True)
     except RuntimeError as exc:
-        first_line = str(exc).strip().splitlines()
-        raise CheckpointError(
-            f"{path} does not fit this model ({'; '.join(line.strip() for line in first_line[:3])}); "
-            f"is it from https://huggingface.co/{VIVIDVR_REPO} and does it match the CogVideoX1.5-5B transformer?"
-        ) from None
+        detail = " ".join(str(exc).split())[:300]
+        raise CheckpointError(f"{path}: weights do not fit {what} ({detail})") from None
+
+
+def load_state_dict_into(module: nn.Module, path: Path) -> None:
+    """Load a published Vivid-VR `.pt` state dict into its module."""
+    state = read_weights(path)
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{path} holds a {type(state).__name__}, expected a state dict of tensors")
+    what = f"Vivid-VR's {path.stem} for the CogVideoX1.5-5B transformer (https://huggingface.co/{VIVIDVR_REPO})"
+    load_strict(module, state, path, what)
 
 
 @dataclass

@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vividvr_engine.checkpoints import load_strict, read_weights
 from vividvr_engine.errors import CheckpointError, MediaError, SettingsError
 from vividvr_engine.planning import Tile, plan_tiles
 
@@ -111,17 +112,6 @@ class RRDBNet(nn.Module):
 # ------------------------------------------------------------------------------------ loading
 
 
-def read_checkpoint(path: Path) -> Any:
-    """`torch.load` with pickled code refused; any failure becomes a one-line `CheckpointError`."""
-    if not path.is_file():
-        raise CheckpointError(f"{path}: checkpoint file not found")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # corrupt zips, truncated files and unsafe pickles raise many types
-        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(f"{path}: not a readable PyTorch weights file ({detail[:200]})") from None
-
-
 def realesrgan_state_dict(payload: Any, source: Path) -> dict[str, torch.Tensor]:
     """The published files keep weights under `params_ema` (preferred: the averaged weights) or `params`."""
     if isinstance(payload, Mapping):
@@ -155,16 +145,12 @@ def rrdb_config(state: Mapping[str, torch.Tensor], source: Path) -> RRDBConfig:
 
 def load_rrdbnet(path: Path, scale: int | None = None) -> RRDBNet:
     """Build the network a published Real-ESRGAN file describes and load it strictly."""
-    state = realesrgan_state_dict(read_checkpoint(path), path)
+    state = realesrgan_state_dict(read_weights(path), path)
     config = rrdb_config(state, path)
     if scale is not None and config.scale != scale:
         raise CheckpointError(f"{path}: holds a x{config.scale} network, expected x{scale}")
     net = RRDBNet(config)
-    try:
-        net.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
-        detail = " ".join(str(exc).split())[:300]
-        raise CheckpointError(f"{path}: weights do not fit a Real-ESRGAN RRDBNet ({detail})") from None
+    load_strict(net, state, path, "a Real-ESRGAN RRDBNet")
     return net.eval().requires_grad_(False)
 
 

@@ -22,11 +22,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vividvr_engine.checkpoints import load_strict, read_weights
 from vividvr_engine.errors import CheckpointError, MediaError
 from vividvr_engine.realesrgan import (
     RealESRGAN,
     frames_to_tensor,
-    read_checkpoint,
     realesrgan_path,
     resize_frames,
     resolve_device,
@@ -167,18 +167,14 @@ def craft_path(root: Path | None) -> Path:
 
 def load_craft(path: Path) -> Craft:
     """Load EasyOCR's detector file strictly; it was saved from DataParallel, hence `module.`."""
-    state = read_checkpoint(path)
+    state = read_weights(path)
     if not isinstance(state, dict) or not state:
         raise CheckpointError(f"{path}: not a CRAFT state dict ({type(state).__name__})")
     prefix = "module."
     if all(str(k).startswith(prefix) for k in state):
         state = {k[len(prefix) :]: v for k, v in state.items()}
     net = Craft()
-    try:
-        net.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
-        detail = " ".join(str(exc).split())[:300]
-        raise CheckpointError(f"{path}: weights do not fit EasyOCR's CRAFT detector ({detail})") from None
+    load_strict(net, state, path, "EasyOCR's CRAFT detector")
     return net.eval().requires_grad_(False)
 
 
