@@ -13,7 +13,7 @@ from typing import Any
 import nuke
 
 from vividvr_engine.media.timecode import FrameRange
-from vividvr_nuke.plate import ReadKnobs, ReadSetup
+from vividvr_nuke.plate import ReadKnobs
 
 NODE_CLASS = "VividVR"  # the gizmo: VividVR.gizmo on the plugin path
 MENU_PATH = "VividVR/Restore"  # under the Nodes menu
@@ -80,7 +80,7 @@ def project_fps() -> float:
     return float(nuke.root()["fps"].value())
 
 
-def show_restored(node: Node, setup: ReadSetup | None) -> None:
+def show_restored(node: Node, setup: ReadKnobs | None) -> None:
     """Point the gizmo's internal Read at restored media and switch to it; None shows the plate."""
     read = node.node(INTERNAL_READ)
     if setup is not None:

@@ -55,7 +55,8 @@ class PlateError(ValueError):
 
 @dataclass(frozen=True)
 class ReadKnobs:
-    """The knob values of a Read node that decide which media frames appear at which comp frames."""
+    """The knob values of a Read node that decide which media frames appear at which comp frames:
+    read from the plate's Read, or set on the node's internal Read of the restored media."""
 
     file: str
     first: int
@@ -74,18 +75,6 @@ class Plate:
     frames: FrameRange  # media frames the Read shows
     comp_shift: int
     colorspace: str  # explicit (never "default (...)")
-
-
-@dataclass(frozen=True)
-class ReadSetup:
-    """Knob values for the node's internal Read of the restored media."""
-
-    file: str
-    first: int
-    last: int
-    frame_mode: str
-    frame: str
-    colorspace: str
 
 
 def is_sequence(path: str) -> bool:
@@ -197,7 +186,7 @@ def name_template(output_format: str) -> str:
         ) from None
 
 
-def restored_read(output: str, restored: FrameRange, comp_shift: int, colorspace: str) -> ReadSetup:
+def restored_read(output: str, restored: FrameRange, comp_shift: int, colorspace: str) -> ReadKnobs:
     """The Read that shows restored media frames `restored` (handles included) at the plate's comp frames.
 
     Restored sequences are numbered with the source's media frame numbers; a restored movie
@@ -209,7 +198,7 @@ def restored_read(output: str, restored: FrameRange, comp_shift: int, colorspace
         first = MOVIE_FIRST_FRAME
         last = MOVIE_FIRST_FRAME + restored.count - 1
         file_to_media = restored.first - MOVIE_FIRST_FRAME
-    return ReadSetup(
+    return ReadKnobs(
         file=output,
         first=first,
         last=last,
