@@ -289,7 +289,6 @@ class _Run:
         g = self.geometry
         padded = torch.cat([frames, frames[-1:].expand(window.padded_frames - window.frames, -1, -1, -1)])
         padded = F.pad(padded, (0, g.gen_width - g.out_width, 0, g.gen_height - g.out_height), mode="replicate")
-        self.trace(f"window{window.index}.control_video", padded)
         captions = self._caption(padded)
         positive, negative = self._encode_prompts(captions)
         control_latents = self._encode_video(padded)
