@@ -142,12 +142,12 @@ def run_restore(case: str, meta: dict, tensors: dict, models: VividVRModels) -> 
         RecordedCall(c["frames"], c["height"], c["width"], c["fps"], c["caption"]) for c in meta["captioner_calls"]
     ]
     captioner = RecordedCaptioner(calls)
-    engine = VividVREngine(models, settings, captioner)
+    engine = VividVREngine(models, captioner)
     source = tensors["input"].permute(0, 2, 3, 1).numpy()
     clip = ArrayClip(source, meta["fps"])
     traced: dict[str, torch.Tensor] = {}
     sink = MemorySink()
-    engine.restore(clip, sink, trace=lambda name, tensor: traced.setdefault(name, tensor.clone()))
+    engine.restore(clip, sink, settings, trace=lambda name, tensor: traced.setdefault(name, tensor.clone()))
     results = []
     geometry = plan_geometry(clip.height, clip.width, settings)
     control = torch.stack([resize_frame(frame, geometry) for frame in source])
