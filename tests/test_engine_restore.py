@@ -11,7 +11,7 @@ from vividvr_engine.checkpoints import CheckpointPaths, load_models
 from vividvr_engine.engine import CancelToken
 from vividvr_engine.errors import Cancelled, CheckpointError
 from vividvr_engine.in_memory import ArrayClip, MemorySink
-from vividvr_engine.pipeline import VividVREngine
+from vividvr_engine.pipeline import VividVREngine, plan_geometry, resize_frame
 from vividvr_engine.settings import RestoreSettings
 
 
@@ -188,3 +188,21 @@ def test_frames_wider_than_a_vae_tile_keep_their_size(models):
     # The tiny VAE tiles above 360 pixels; the reference's VAE returned frames of the wrong width there.
     frames = restore(make_engine(models, num_inference_steps=1, tile_size=16), random_clip(2, 12, 200))
     assert frames.shape == (2, 24, 400, 3) and np.isfinite(frames).all()
+
+
+def test_odd_latent_sides_of_whole_tiles_are_generated_unpadded(models):
+    # 36x44 at 2x is 72x88: both sides reach a pixel tile (8 latents = 64 px), so the reference
+    # keeps them: latents 9x11, odd, yet every latent tile is a whole (even) 8x8.
+    engine, settings = make_engine(models, num_inference_steps=1)
+    geometry = plan_geometry(36, 44, settings)
+    assert (geometry.gen_height, geometry.gen_width) == (72, 88)
+    assert (geometry.latent_height, geometry.latent_width) == (9, 11)
+    frames = restore((engine, settings), random_clip(2, 36, 44))
+    assert frames.shape == (2, 72, 88, 3) and np.isfinite(frames).all()
+
+
+def test_a_short_side_target_gives_exactly_that_many_rows():
+    settings = RestoreSettings(short_side=1080)
+    geometry = plan_geometry(1070, 1902, settings)
+    frame = np.random.default_rng(1).random((1070, 1902, 3), dtype=np.float32)
+    assert tuple(resize_frame(frame, geometry).shape) == (3, 1080, 1920)

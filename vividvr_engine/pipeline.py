@@ -45,6 +45,7 @@ from vividvr_engine.latent_store import LatentStore
 from vividvr_engine.planning import (
     PATCH,
     VAE_SPATIAL,
+    Resize,
     TemporalWindow,
     Tile2D,
     decoded_frames_to_drop,
@@ -73,13 +74,19 @@ def default_checkpoint_root() -> Path:
 
 @dataclass(frozen=True)
 class Geometry:
-    """Sizes of one restoration: output (= resized input), generation (multiple of 16), latent."""
+    """Sizes of one restoration: output (= resized input), generation (`planning.generation_side`), latent."""
 
-    scale: float
-    out_height: int
-    out_width: int
+    resize: Resize
     gen_height: int
     gen_width: int
+
+    @property
+    def out_height(self) -> int:
+        return self.resize.height
+
+    @property
+    def out_width(self) -> int:
+        return self.resize.width
 
     @property
     def latent_height(self) -> int:
@@ -91,8 +98,9 @@ class Geometry:
 
 
 def plan_geometry(height: int, width: int, settings: RestoreSettings) -> Geometry:
-    out_h, out_w = settings.output_size(height, width)
-    return Geometry(settings.scale_for(height, width), out_h, out_w, generation_side(out_h), generation_side(out_w))
+    out_h, out_w = settings.output_size(height, width)  # validates the size
+    tile = settings.tile_size
+    return Geometry(settings.resize_for(height, width), generation_side(out_h, tile), generation_side(out_w, tile))
 
 
 class VividVREngine:
@@ -518,10 +526,17 @@ class _Run:
 
 
 def resize_frame(frame: np.ndarray, geometry: Geometry) -> torch.Tensor:
-    """Source frame (H, W, 3) -> control frame (3, out_h, out_w): bicubic by the scale, clipped to [0, 1]."""
+    """Source frame (H, W, 3) -> control frame (3, out_h, out_w): bicubic, clipped to [0, 1].
+
+    By the factor where the settings give one (as the reference does), else to the exact size.
+    """
     tensor = torch.from_numpy(np.ascontiguousarray(frame, dtype=np.float32)).permute(2, 0, 1)[None]
-    if geometry.scale != 1.0:
-        tensor = F.interpolate(tensor, scale_factor=geometry.scale, mode="bicubic")
+    resize = geometry.resize
+    if resize.scale_factor is not None:
+        if resize.scale_factor != 1.0:
+            tensor = F.interpolate(tensor, scale_factor=resize.scale_factor, mode="bicubic")
+    elif tuple(tensor.shape[2:]) != (resize.height, resize.width):
+        tensor = F.interpolate(tensor, size=(resize.height, resize.width), mode="bicubic")
     tensor = tensor.clip(0, 1)[0]
     if tuple(tensor.shape[1:]) != (geometry.out_height, geometry.out_width):
         raise ValueError(
