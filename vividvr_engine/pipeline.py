@@ -15,8 +15,10 @@ authors' code on the same weights.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import logging
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -27,6 +29,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from diffusers.models.embeddings import get_3d_rotary_pos_embed
+from safetensors import SafetensorError
 
 from vividvr_engine import __version__
 from vividvr_engine.captioning import (
@@ -62,6 +65,8 @@ ROPE_MAX_GRID = 300 // PATCH
 DEFAULT_LATENT_RAM_BUDGET = 4 << 30
 
 Trace = Callable[[str, torch.Tensor], None]
+
+log = logging.getLogger("vividvr.engine")
 
 
 def default_checkpoint_root() -> Path:
@@ -258,27 +263,56 @@ class _Run:
     # ------------------------------------------------------------------------- bookkeeping
 
     def _fingerprint(self) -> str:
-        """Identifies clip and settings, so state saved for another job is never resumed."""
-        clip = self.clip
+        """Identifies everything the saved state depends on, so state from another job, another
+        plan, another version of this code or another kind of device is never resumed.
+
+        Offload is left out: it never changes the result.
+        """
+        clip, engine = self.clip, self.engine
         frames = clip.frames(0)
         try:
             first_frame = np.ascontiguousarray(next(frames), dtype=np.float32)
         finally:
             _close(frames)
+        file_stats = getattr(clip, "file_stats", None)
         identity = {
-            "engine": __version__,
+            "code": [__version__, engine_source_digest()],
+            "device": _device_model(engine.device),
+            "dtype": str(engine.dtype),
             "settings": {k: v for k, v in self.settings.to_dict().items() if k != "offload"},
+            "plan": repr((self.geometry, self.windows, self.tiles)),
             "clip": [clip.num_frames, clip.height, clip.width, str(clip.fps)],
+            "files": file_stats() if callable(file_stats) else None,
             "first_frame": hashlib.sha256(first_frame.tobytes()).hexdigest(),
         }
         return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
 
     def _resume_point(self) -> dict:
-        manifest = self.store.load_manifest()
-        if manifest and manifest.get("fingerprint") == self.fingerprint:
+        """The saved progress of this very job, else a fresh start (after a warning if it is unusable)."""
+        fresh = {"fingerprint": self.fingerprint, "prepared": 0, "steps_done": 0, "captions": []}
+        try:
+            manifest = self.store.load_manifest()
+            if manifest is None or manifest.get("fingerprint") != self.fingerprint:
+                return fresh
+            self._check_saved(manifest)
             self.generator.set_state(_bytes_to_state(manifest["generator"]))
-            return manifest
-        return {"fingerprint": self.fingerprint, "prepared": 0, "steps_done": 0, "captions": []}
+        except (ValueError, KeyError, TypeError, OSError, RuntimeError, SafetensorError) as exc:
+            log.warning("%s: the saved state cannot be used (%s); restoring this clip from the start",
+                        self.store.directory, exc)
+            self.store.clear()
+            return fresh
+        return manifest
+
+    def _check_saved(self, manifest: dict) -> None:
+        """Raise unless every file the manifest relies on is complete and its counts make sense."""
+        prepared, steps_done = int(manifest["prepared"]), int(manifest["steps_done"])
+        if not (0 <= prepared <= len(self.windows) and 0 <= steps_done <= self.settings.num_inference_steps):
+            raise ValueError(f"manifest counts out of range (prepared {prepared}, steps {steps_done})")
+        if (steps_done and prepared != len(self.windows)) or len(manifest["captions"]) != prepared:
+            raise ValueError("manifest counts disagree")
+        for window in range(prepared):
+            self.store.check(self._conditioning(window))
+            self.store.check(self._slot(window, steps_done))
 
     def _commit(self) -> None:
         self.manifest["generator"] = _state_to_bytes(self.generator.get_state())
@@ -600,6 +634,23 @@ def _rotary_embedding(shape: torch.Size, config, device) -> tuple[torch.Tensor, 
         max_size=(ROPE_MAX_GRID, ROPE_MAX_GRID),
     )
     return cos.to(device), sin.to(device)
+
+
+@functools.cache
+def engine_source_digest() -> str:
+    """SHA-256 of this package's Python sources: saved state is resumed only by the code that wrote it."""
+    digest = hashlib.sha256()
+    package = Path(__file__).parent
+    for path in sorted(package.rglob("*.py")):
+        digest.update(str(path.relative_to(package)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def _device_model(device: torch.device) -> str:
+    """The kind of device the numbers come from: the GPU model (any index of it), else the type."""
+    if device.type == "cuda":
+        return f"cuda:{torch.cuda.get_device_name(device)}"
+    return device.type
 
 
 def _state_to_bytes(state: torch.Tensor) -> list[int]:
