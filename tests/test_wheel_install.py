@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -29,7 +30,10 @@ def run(command: list[str], env: dict[str, str] | None = None, timeout: float = 
 
 @pytest.mark.slow
 def test_wheel_installs_beside_an_existing_torch_and_installs_both_plugins(tmp_path: Path) -> None:
-    run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(tmp_path / "dist"), str(ROOT)])
+    source = tmp_path / "source"  # a copy: building writes build/ beside the sources
+    skip = shutil.ignore_patterns(".venv", ".git", "build", "dist", "*.egg-info", "__pycache__", ".*_cache", "tests")
+    shutil.copytree(ROOT, source, ignore=skip)
+    run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(tmp_path / "dist"), str(source)])
     (wheel,) = (tmp_path / "dist").glob("vividvr-*.whl")
     venv = tmp_path / "venv"
     run([sys.executable, "-m", "venv", str(venv)])

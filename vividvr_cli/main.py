@@ -17,6 +17,7 @@ COMMAND_MODULES = [
     "vividvr_cli.daemon_command",
     "vividvr_cli.plugins_command",
     "vividvr_cli.nuke_command",
+    "vividvr_cli.models_command",
 ]
 
 EXAMPLES = """\
