@@ -29,7 +29,7 @@ def run(command: list[str], env: dict[str, str] | None = None, timeout: float = 
 
 
 @pytest.mark.slow
-def test_wheel_installs_beside_an_existing_torch_and_installs_both_plugins(tmp_path: Path) -> None:
+def test_wheel_keeps_the_existing_torch_and_both_plugins_and_doctor_work_from_it(tmp_path: Path) -> None:
     source = tmp_path / "source"  # a copy: building writes build/ beside the sources
     skip = shutil.ignore_patterns(".venv", ".git", "build", "dist", "*.egg-info", "__pycache__", ".*_cache", "tests")
     shutil.copytree(ROOT, source, ignore=skip)
@@ -61,3 +61,9 @@ def test_wheel_installs_beside_an_existing_torch_and_installs_both_plugins(tmp_p
     assert str(ROOT) not in (home / ".nuke/init.py").read_text()
     installed = json.loads((home / ".nuke/vividvr/lib/vividvr_plugin.json").read_text())
     assert installed["version"] == "0.1.0"
+
+    env["VIVIDVR_DAEMON"] = "127.0.0.1:9"  # no daemon: a warning, not a blocker
+    report = json.loads(run([vividvr, "doctor", "--json", "--engine", "preview"], env))
+    assert {"torch", "devices", "checkpoints", "daemon", "plugins"} <= set(report)
+    assert report["torch"]["version"] == torch_before.split()[0]
+    assert report["plugins"]["resolve"]["installed"] and report["plugins"]["nuke"]["current"]

@@ -21,8 +21,8 @@ import urllib.request
 from collections.abc import Iterable
 from pathlib import Path
 
-from vividvr_engine.checkpoint_verify import Finding, check, requirements, under
-from vividvr_engine.published import PARTS, REQUIRED, HubSource, ReleaseFile
+from vividvr_engine.checkpoint_verify import Finding, check, under
+from vividvr_engine.published import PARTS, REQUIRED, HubSource, ReleaseFile, Required
 from vividvr_engine.weights_check import sha256_of
 
 GITHUB = "https://github.com"
@@ -176,11 +176,12 @@ def hub_findings(source: HubSource, root: Path, part: str, endpoint: str | None)
     listing = HfApi(endpoint=endpoint).list_repo_tree(source.repo, recursive=True, revision=source.revision)
     remote = [f for f in listing if getattr(f, "size", None) is not None and hasattr(f, "blob_id")]
     chosen = list(filter_repo_objects(remote, allow_patterns=list(source.patterns), key=lambda f: f.path))
-    required = REQUIRED[part][0]
+    known = {r.path: r for r in REQUIRED[part]}
     findings = []
     for entry in chosen:
         path = root / source.folder / entry.path
-        item = next((r for r in REQUIRED[part] if r.path == f"{source.folder}/{entry.path}"), required)
+        relative = f"{source.folder}/{entry.path}"
+        item = known.get(relative) or Required(relative, f"{entry.path} of {source.repo}", source)
         if not path.is_file():
             findings.append(Finding(part, item, path, f"missing {path} ({entry.size} bytes)"))
             continue
@@ -198,33 +199,23 @@ def hub_findings(source: HubSource, root: Path, part: str, endpoint: str | None)
 
 
 def verify(parts: list[str], root: Path, endpoint: str | None = None) -> tuple[list[Finding], list[str]]:
-    """(findings, how each part was checked)."""
+    """(findings, how each part was checked): by the hub when it answers, else by the shipped manifest."""
     findings: list[Finding] = []
     how: list[str] = []
-    offline_parts = []
     for part in parts:
         hub_sources = [s for s in PARTS[part] if isinstance(s, HubSource)]
-        if not hub_sources or offline():
-            offline_parts.append(part)
-            continue
-        try:
-            found = [f for s in hub_sources for f in hub_findings(s, root, part, endpoint)]
-        except Exception as exc:  # unreachable, refused, offline: the manifest still answers
-            reason = str(hub_error(hub_sources[0], endpoint, exc)).split(":")[0]
-            how.append(f"{part}: the hub could not be asked ({reason}); checked against the shipped manifest")
-            offline_parts.append(part)
-            continue
-        revisions = ", ".join(f"{s.repo}@{s.revision}" for s in hub_sources)
-        how.append(f"{part}: checked against the hub's sizes and SHA-256 of {revisions}")
-        findings += found
-        releases = [p for p, r in requirements([part]) if r.kind == "release"]
-        findings += check(releases, under(root), thorough=True) if releases else []
-    if offline_parts:
-        if offline():
-            how.append(f"{', '.join(offline_parts)}: HF_HUB_OFFLINE is set; checked against the shipped manifest")
-        elif not any(p in line for p in offline_parts for line in how):
-            how.append(f"{', '.join(offline_parts)}: checked against the shipped manifest")
-        findings += check(offline_parts, under(root), thorough=True)
+        reason = "HF_HUB_OFFLINE is set" if hub_sources and offline() else None
+        if hub_sources and reason is None:
+            try:
+                findings += [f for s in hub_sources for f in hub_findings(s, root, part, endpoint)]
+            except Exception as exc:  # unreachable, refused: the manifest still answers
+                reason = f"the hub could not be asked ({str(hub_error(hub_sources[0], endpoint, exc)).split(':')[0]})"
+            else:
+                revisions = ", ".join(f"{s.repo}@{s.revision}" for s in hub_sources)
+                how.append(f"{part}: checked against the hub's sizes and SHA-256 of {revisions}")
+                continue
+        how.append(f"{part}: {reason + '; ' if reason else ''}checked against the shipped manifest")
+        findings += check([part], under(root), thorough=True)
     return findings, how
 
 

@@ -170,10 +170,13 @@ def client_packages_note(python: str | None, lib: Path, install: bool, who: str,
         raise InstallError(f"{python} {old}: point --python at a newer Python and set the host to use it")
     if facts.get("client"):
         return f"{python} already has the client's packages (grpcio, protobuf)"
-    command = pip_command(python, facts, lib)
     if not install:
-        return (f"{python} lacks the client's packages (grpcio, protobuf); run: {shlex.join(command)}"
-                f" (or add --install-packages)")
+        try:
+            run = shlex.join(pip_command(python, facts, lib))
+        except InstallError as exc:
+            run = str(exc)
+        return f"{python} lacks the client's packages (grpcio, protobuf); run: {run} (or add --install-packages)"
+    command = pip_command(python, facts, lib)
     result = _run(command, timeout=PIP_TIMEOUT_S)
     if result.returncode != 0:
         detail = " ".join(result.stderr.strip().splitlines()[-3:])

@@ -1,7 +1,9 @@
 """Judge a checkpoint folder against the published files without the network.
 
-`quick` (the engine before loading, `vividvr doctor`): every file is present and whole (safetensors
-headers match the file sizes, `.pt` archives are intact, release files have their published size).
+`quick` (the engine before loading): every file is present and whole (safetensors headers match the
+file sizes, `.pt` archives are intact, release files have their published size). `sizes`
+(`vividvr doctor`) adds: each safetensors weight set holds as many bytes of tensor data as the
+published one (derived from the manifest's shapes and dtypes).
 `thorough` (`vividvr models verify` when the hub cannot be asked): also every tensor's name and shape
 against the shipped manifest, and release files' SHA-256.
 """
@@ -16,6 +18,7 @@ from vividvr_engine.published import CRAFT, REQUIRED, Required, manifest
 from vividvr_engine.weights_check import (
     WeightsProblem,
     compare_tensors,
+    data_bytes,
     dtype_notes,
     integrity_check,
     sha256_of,
@@ -71,7 +74,17 @@ def _files_of(item: Required, located: Path) -> list[Path]:
     return [located]
 
 
-def _check_one(item: Required, located: Path, thorough: bool) -> tuple[list[str], list[str]]:
+def _size_problem(files: list[Path], located: Path, expected: dict | None) -> list[str]:
+    if expected is None or "tensor_bytes" not in expected or files[0].suffix != ".safetensors":
+        return []
+    held = sum(data_bytes(path) for path in files)
+    if held == expected["tensor_bytes"]:
+        return []
+    return [f"{located}.safetensors holds {held} bytes of weights, the published file {expected['tensor_bytes']}"
+            " (not the published checkpoint)"]
+
+
+def _check_one(item: Required, located: Path, thorough: bool, sizes: bool) -> tuple[list[str], list[str]]:
     """(problems, notes) for one requirement."""
     try:
         files = _files_of(item, located)
@@ -88,6 +101,8 @@ def _check_one(item: Required, located: Path, thorough: bool) -> tuple[list[str]
             return [f"{files[0]} has another SHA-256 than the published file ({item.source.sha256})"], []
         return [], []
     expected = manifest()["weights"].get(item.path)
+    if sizes and not thorough:
+        return _size_problem(files, located, expected), []
     if not thorough or expected is None:
         return [], []
     try:
@@ -102,14 +117,14 @@ def _check_one(item: Required, located: Path, thorough: bool) -> tuple[list[str]
     ]
 
 
-def check(parts: Iterable[str], locate: Locate, thorough: bool = False) -> list[Finding]:
+def check(parts: Iterable[str], locate: Locate, thorough: bool = False, sizes: bool = False) -> list[Finding]:
     """Every problem (and note) with the parts' files, in the order the parts list them."""
     findings = []
     for part, item in requirements(parts):
         located = locate(item.path)
         if item.source is CRAFT:
             located = _craft_fallback(located)
-        problems, notes = _check_one(item, located, thorough)
+        problems, notes = _check_one(item, located, thorough, sizes)
         findings += [Finding(part, item, located, p) for p in problems]
         findings += [Finding(part, item, located, n, note=True) for n in notes]
     return findings

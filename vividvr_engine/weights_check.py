@@ -64,6 +64,11 @@ def safetensors_header(path: Path) -> dict[str, Any]:
     return header
 
 
+def data_bytes(path: Path) -> int:
+    """Bytes of tensor data a safetensors file holds (what the published size of a weight set is about)."""
+    return sum(t["data_offsets"][1] - t["data_offsets"][0] for t in safetensors_header(path).values())
+
+
 def pt_archive_check(path: Path) -> None:
     """A `.pt` file is a zip whose directory is at its end: a cut-off download is not a zip any more."""
     if not zipfile.is_zipfile(path):
