@@ -6,6 +6,7 @@ real hub sends, so the real client code runs: listing, allow-patterns, ranges, r
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
@@ -171,3 +172,26 @@ def test_cli_download_honours_hf_endpoint(hub, tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert "every file of vividvr under" in result.stdout
     assert (tmp_path / "Vivid-VR/connectors.pt").is_file()
+
+
+def test_a_full_disk_is_named_and_what_arrived_is_kept(hub, tmp_path: Path, monkeypatch) -> None:
+    data = os.urandom(30_000)
+    hub.release_files["RealESRGAN_x4plus.pth"] = data
+    monkeypatch.setenv("VIVIDVR_RELEASE_MIRROR", hub.url)
+    item = ReleaseFile("RealESRGAN/RealESRGAN_x4plus.pth", "https://github.com/files/RealESRGAN_x4plus.pth",
+                       hashlib.sha256(data).hexdigest(), len(data))
+
+    def disk_fills_up(source, target, length=0):  # type: ignore[no-untyped-def]
+        target.write(source.read(10_000))
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("vividvr_cli.models_command.shutil.copyfileobj", disk_fills_up)
+    with pytest.raises(ModelsError, match=r"is full \(\d+\.\d GiB free\): free space and run the same command again"):
+        download_release(item, tmp_path)
+    partial = tmp_path / "RealESRGAN/RealESRGAN_x4plus.pth.incomplete"
+    assert partial.read_bytes() == data[:10_000]
+    monkeypatch.undo()
+    monkeypatch.setenv("VIVIDVR_RELEASE_MIRROR", hub.url)
+
+    assert download_release(item, tmp_path).read_bytes() == data
+    assert hub.requests[-1][2] == "bytes=10000-"

@@ -144,9 +144,10 @@ def download_release(item: ReleaseFile, root: Path) -> Path:
     except urllib.error.HTTPError as exc:
         raise ModelsError(f"{url} answered HTTP {exc.code} {exc.reason}; set {MIRROR_ENV} to a mirror") from None
     except OSError as exc:
+        kept = partial.stat().st_size if partial.is_file() else 0
         raise disk_error(exc, destination.parent) or ModelsError(
-            f"downloading {url} stopped ({type(exc).__name__}: {exc}); {partial.stat().st_size} bytes are kept in"
-            f" {partial}: run the same command again and it resumes"
+            f"downloading {url} stopped ({type(exc).__name__}: {exc}); {kept} bytes are kept in {partial}: run the"
+            " same command again and it resumes"
         ) from None
     except http.client.HTTPException as exc:
         raise ModelsError(
