@@ -81,7 +81,7 @@ def test_after_an_interrupted_run_the_next_run_fetches_only_what_is_not_complete
     hub.drop_after["control_feat_proj.pt"] = 300_000
     hub.fail_after_drop = True  # the retry inside the run gets 503: the run stops
 
-    with pytest.raises(ModelsError, match=r"stopped.*What arrived is kept; run the same command again"):
+    with pytest.raises(ModelsError, match=r"stopped.*Finished files are kept; run the same command again"):
         download_hub(VIVIDVR, tmp_path, endpoint=hub.url)
     folder = tmp_path / VIVIDVR.folder
     finished = {p for p in hub.repos[VIVIDVR.repo] if (folder / p).is_file()}
@@ -186,7 +186,8 @@ def test_a_full_disk_is_named_and_what_arrived_is_kept(hub, tmp_path: Path, monk
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr("vividvr_cli.models_command.shutil.copyfileobj", disk_fills_up)
-    with pytest.raises(ModelsError, match=r"is full \(\d+\.\d GiB free\): free space and run the same command again"):
+    full = r"is full \(\d+\.\d GiB free\): free space and run the same command again; what was downloaded is kept"
+    with pytest.raises(ModelsError, match=full):
         download_release(item, tmp_path)
     partial = tmp_path / "RealESRGAN/RealESRGAN_x4plus.pth.incomplete"
     assert partial.read_bytes() == data[:10_000]

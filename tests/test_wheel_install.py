@@ -46,6 +46,8 @@ def test_wheel_keeps_the_existing_torch_and_both_plugins_and_doctor_work_from_it
     assert run([python, "-c", "import torch; print(torch.__version__, torch.__file__)"]) == torch_before
     metadata = run([python, "-c", "import importlib.metadata as m; print(m.requires('vividvr'))"])
     assert "torch==" not in metadata and "torch<3,>=2.6" in metadata
+    shipped = "from vividvr_engine.published import manifest; print(len(manifest()['weights']))"
+    assert run([python, "-c", shipped]).strip() == "7"  # the manifest `models verify` reads offline
     home = tmp_path / "home"
     home.mkdir()
     env = {**os.environ, "HOME": str(home), "XDG_DATA_HOME": str(home / ".local" / "share")}

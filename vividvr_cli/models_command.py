@@ -1,7 +1,7 @@
 """`vividvr models download|verify`: fetch the published checkpoints into the layout the engine reads, and check them.
 
 Hugging Face repositories come through `huggingface_hub` (only the files the engine loads, at the
-revision `published.py` pins, resumable; it honours HF_ENDPOINT, HF_TOKEN, HF_HUB_OFFLINE and the
+revision `published.py` names, resumable; it honours HF_ENDPOINT, HF_TOKEN, HF_HUB_OFFLINE and the
 HTTP(S)_PROXY variables). Release files (Real-ESRGAN) come from their published URL, resumable with
 HTTP ranges, and are kept only when their SHA-256 is the published one; VIVIDVR_RELEASE_MIRROR replaces
 https://github.com in their URLs. `verify` asks the hub for each file's size and SHA-256 when it can,
@@ -72,13 +72,17 @@ def hub_error(source: HubSource, endpoint: str | None, exc: Exception) -> Models
         )
     detail = (str(exc).strip().splitlines() or [""])[0]
     return ModelsError(
-        f"downloading {source.repo} from {where} stopped: {type(exc).__name__}: {detail}. What arrived is kept; run"
-        " the same command again and it resumes"
+        f"downloading {source.repo} from {where} stopped: {type(exc).__name__}: {detail}. Finished files are kept;"
+        " run the same command again to fetch the rest"
     )
 
 
 def download_hub(source: HubSource, root: Path, endpoint: str | None = None) -> Path:
-    """Exactly the files the engine loads from one repository into ROOT/FOLDER (resumes partial files)."""
+    """Exactly the files the engine loads from one repository into ROOT/FOLDER.
+
+    A dropped connection resumes within the run from the bytes received (HTTP ranges); huggingface_hub
+    discards a partial file when a run fails, so across runs finished files are kept and skipped.
+    """
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import LocalEntryNotFoundError, OfflineModeIsEnabled
 
@@ -111,7 +115,7 @@ def disk_error(exc: OSError, folder: Path) -> ModelsError | None:
     free = shutil.disk_usage(folder if folder.exists() else folder.parent).free
     return ModelsError(
         f"the disk holding {folder} is full ({free / 2**30:.1f} GiB free): free space and run the same command"
-        " again; what was downloaded is kept and the download resumes"
+        " again; what was downloaded is kept and the download continues from it"
     )
 
 
