@@ -188,7 +188,7 @@ def print_text(report: dict[str, Any], issues: list[Issue]) -> None:
         print(f"device {device['name']} ({device['description']}): {device['memory_free_bytes'] / GIB:.1f} of"
               f" {device['memory_total_bytes'] / GIB:.1f} GiB free")
     checkpoints = report["checkpoints"]
-    states = ", ".join(f"{p} {'ok' if v['ok'] else 'missing or incomplete'}" for p, v in checkpoints["parts"].items())
+    states = ", ".join(f"{p} {'ok' if v['ok'] else 'NOT READY'}" for p, v in checkpoints["parts"].items())
     print(f"checkpoints {checkpoints['root']}: {states}")
     daemon = report["daemon"]
     if daemon["reachable"]:
