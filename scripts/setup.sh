@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Create .venv with everything VividVR needs (CPU torch wheel pinned; see pyproject.toml).
+# Create .venv with everything VividVR needs. The exact CPU torch goes in first, so pip never pulls a
+# CUDA build here (pyproject.toml only asks for a range that upstream diffusers supports).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ ! -x .venv/bin/python ]; then

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from vividvr_cli.main import main as vividvr
-from vividvr_cli.plugins_command import HOSTS, InstallTarget, installer
+from vividvr_cli.plugins_command import HOSTS, InstallError, InstallTarget, installer
 from vividvr_resolve.install import install, uninstall
 
 SCRIPTS = {
@@ -75,22 +75,60 @@ def test_installed_script_imports_the_copied_library_not_the_source_tree(tmp_pat
     assert "torch" not in result.stdout
 
 
+def bare_python(folder: Path) -> str:
+    """A Python 3 without grpcio, protobuf or pip, like the system Python Resolve often finds."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(folder)], check=True, timeout=120)
+    return str(folder / "bin" / "python")
+
+
 def test_python_check_reports_missing_client_packages_with_the_command_to_run(tmp_path: Path) -> None:
-    bare = tmp_path / "bare-python"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(bare)], check=True, timeout=120)
-    python = str(bare / "bin" / "python")
+    python = bare_python(tmp_path / "bare-python")
+    lib = tmp_path / "home" / LIBRARY["Linux"]
 
     notes = install(target("Linux", tmp_path / "home", python)).notes
 
-    assert any(n.startswith(f"{python} lacks the client's packages") and f"{python} -m pip install --user" in n
-               and "'grpcio>=" in n and "'protobuf>=" in n for n in notes), notes
+    assert any(n.startswith(f"{python} lacks the client's packages") and f"--target {lib}" in n
+               and "'grpcio>=" in n and "'protobuf>=" in n and "--install-packages" in n for n in notes), notes
     notes = install(target("Linux", tmp_path / "home", sys.executable)).notes
     assert f"{sys.executable} already has the client's packages (grpcio, protobuf)" in notes
 
 
+def test_install_packages_gives_a_bare_python_the_client_in_the_plugins_own_folder(tmp_path: Path) -> None:
+    python = bare_python(tmp_path / "bare-python")
+    home = tmp_path / "home"
+
+    notes = install(InstallTarget("Linux", home, {}, python, install_packages=True)).notes
+
+    lib = home / LIBRARY["Linux"]
+    assert f"installed the client's packages (grpcio, protobuf) for {python} into {lib}" in notes
+    assert (lib / "grpc").is_dir() and (lib / "google" / "protobuf").is_dir()
+    script = home / SCRIPTS["Linux"] / "Edit" / "Restore with Vivid-VR.py"
+    probe = ("import runpy, sys; ns = runpy.run_path(sys.argv[1], run_name='menu'); ns['_use_library']();"
+             " import grpc, vividvr_client.client; print(grpc.__file__)")
+    result = subprocess.run([python, "-c", probe, str(script)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(str(lib))  # the system Python itself was left alone
+    assert subprocess.run([python, "-c", "import grpc"], capture_output=True, check=False).returncode != 0
+
+
+def test_a_python_too_old_for_the_client_is_named_with_the_fix(tmp_path: Path) -> None:
+    old = tmp_path / "python3.8"
+    facts = '{"version": [3, 8], "platform": "linux-x86_64", "client": false, "pip": true}'
+    old.write_text(f"#!/bin/sh\necho '{facts}'\n")
+    old.chmod(0o755)
+
+    with pytest.raises(InstallError, match=r"is Python 3\.8; the client needs Python 3\.10 or newer.*--python"):
+        install(target("Linux", tmp_path / "home", str(old)))
+
+
+def test_a_python_that_cannot_run_is_named(tmp_path: Path) -> None:
+    with pytest.raises(InstallError, match=r"cannot run /nonexistent/python3"):
+        install(target("Linux", tmp_path / "home", "/nonexistent/python3"))
+
+
 def test_macos_note_names_the_python_resolve_finds(tmp_path: Path) -> None:
     (note, _) = install(target("Darwin", tmp_path)).notes
-    assert "/usr/local/bin/python3 -m pip install --user 'grpcio>=" in note
+    assert "/usr/local/bin/python3 -m pip install --target" in note and "'grpcio>=" in note
 
 
 def test_cli_install_and_uninstall_with_a_temporary_home(tmp_path: Path, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]

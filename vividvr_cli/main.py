@@ -17,6 +17,8 @@ COMMAND_MODULES = [
     "vividvr_cli.daemon_command",
     "vividvr_cli.plugins_command",
     "vividvr_cli.nuke_command",
+    "vividvr_cli.models_command",
+    "vividvr_cli.doctor_command",
 ]
 
 EXAMPLES = """\

@@ -3,23 +3,28 @@
 Nuke looks for plugins on its plugin path, which always includes ~/.nuke, and runs
 ~/.nuke/init.py at every start (GUI, terminal and render modes). The installer copies the
 plugin folder (init.py, menu.py, VividVR.gizmo, the farm script and the vividvr_nuke package)
-to ~/.nuke/vividvr, copies the libraries it imports (the daemon client with its stubs and the
-engine's pure timecode module: no torch) to ~/.nuke/vividvr/lib, and adds a marked block to
-~/.nuke/init.py that puts both on the paths. Nuke runs its own Python, so the client's packages
-(grpcio, protobuf) must be installed for it: checked when `--python` names Nuke's interpreter,
-otherwise the exact pip command is printed. Uninstall removes the folder and the block only.
+to ~/.nuke/vividvr, copies the torch-free client package it imports to ~/.nuke/vividvr/lib, and adds a
+marked block to ~/.nuke/init.py that puts both on the paths. Nuke runs its own Python, so the client's
+packages (grpcio, protobuf) must be installed for it into that lib folder: checked when `--python`
+names Nuke's interpreter (and installed with `--install-packages`), otherwise the exact pip command is
+printed. Uninstall removes the folder and the block only.
 """
 
 from __future__ import annotations
 
 import shutil
-import subprocess
 from pathlib import Path
 
-from vividvr_cli.plugin_library import CLIENT_LIBRARY, client_requirements, copy_library
+from vividvr_cli.plugin_library import (
+    CLIENT_LIBRARY,
+    client_packages_note,
+    copy_library,
+    plugin_source,
+    write_stamp,
+)
 from vividvr_cli.plugins_command import InstallError, InstallReport, InstallTarget
 
-PLUGIN_SOURCE = Path(__file__).resolve().parents[1] / "plugins" / "nuke"
+PLUGIN_SOURCE = plugin_source("nuke")
 PLUGIN_FILES = ("init.py", "menu.py", "VividVR.gizmo", "vividvr_farm.py")
 PLUGIN_PACKAGE = "vividvr_nuke"
 BEGIN = "# >>> vividvr: added by `vividvr plugins install nuke`; `vividvr plugins uninstall nuke` removes it"
@@ -70,39 +75,19 @@ def _copy(source: Path, destination: Path) -> None:
     shutil.copyfile(source, destination)
 
 
-def _python_note(target: InstallTarget) -> str:
-    pins = " ".join(f"'{p}'" for p in client_requirements())
-    lib = library_dir(target)
-    if target.python is None:
-        return (
-            "Nuke runs its own Python; give it the client's packages with the python3 inside your Nuke"
-            f" install folder: NUKE_PYTHON -m pip install --target '{lib}' {pins}"
-        )
-    command = f"{target.python} -m pip install --target '{lib}' {pins}"
-    probe = subprocess.run(
-        [target.python, "-c", "import sys; sys.path.insert(0, sys.argv[1]); import grpc, google.protobuf", str(lib)],
-        capture_output=True,
-        check=False,
-    )
-    if probe.returncode == 0:
-        return f"{target.python} already has the client's packages (grpcio, protobuf)"
-    return f"{target.python} lacks the client's packages (grpcio, protobuf); run: {command}"
-
-
 def install(target: InstallTarget) -> InstallReport:
-    missing = [name for name in (*PLUGIN_FILES, PLUGIN_PACKAGE) if not (PLUGIN_SOURCE / name).exists()]
+    source = PLUGIN_SOURCE
+    missing = [name for name in (*PLUGIN_FILES, PLUGIN_PACKAGE) if not (source / name).exists()]
     if missing:
-        raise InstallError(
-            f"plugin files not found in {PLUGIN_SOURCE}: {', '.join(missing)} (install from the source tree)"
-        )
+        raise InstallError(f"plugin files not found in {source}: {', '.join(missing)}; reinstall VividVR")
     destination = plugin_dir(target)
     lib = library_dir(target)
     # replace our modules wholesale (no stale ones left behind); pip's packages in lib stay
     if (destination / PLUGIN_PACKAGE).exists():
         shutil.rmtree(destination / PLUGIN_PACKAGE)
     for name in PLUGIN_FILES:
-        _copy(PLUGIN_SOURCE / name, destination / name)
-    for path in sorted((PLUGIN_SOURCE / PLUGIN_PACKAGE).glob("*.py")):
+        _copy(source / name, destination / name)
+    for path in sorted((source / PLUGIN_PACKAGE).glob("*.py")):
         _copy(path, destination / PLUGIN_PACKAGE / path.name)
     copy_library(CLIENT_LIBRARY, lib)
     init = nuke_dir(target) / "init.py"
@@ -114,7 +99,9 @@ def install(target: InstallTarget) -> InstallReport:
     partial.write_text(body + init_block(target) + "\n", encoding="utf-8")
     partial.replace(init)
     report = InstallReport(written=[destination, init])
-    report.notes.append(_python_note(target))
+    write_stamp(lib, target.python)
+    who = "Nuke runs its own Python (the python3 inside your Nuke install folder)"
+    report.notes.append(client_packages_note(target.python, lib, target.install_packages, who, "NUKE_PYTHON"))
     report.notes.append("Restart Nuke: the node is under Nodes > VividVR > Restore.")
     return report
 

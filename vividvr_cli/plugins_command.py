@@ -38,6 +38,7 @@ class InstallTarget:
     home: Path
     env: Mapping[str, str]
     python: str | None = None  # the interpreter the host runs plugins with, when the user names it
+    install_packages: bool = False  # pip-install grpcio/protobuf for `python` into the plugin's lib folder
 
 
 @dataclass
@@ -58,8 +59,8 @@ def installer(host: str):  # type: ignore[no-untyped-def]
     return importlib.import_module(HOSTS[host])
 
 
-def current_target(python: str | None = None) -> InstallTarget:
-    return InstallTarget(platform.system(), Path.home(), dict(os.environ), python)
+def current_target(python: str | None = None, install_packages: bool = False) -> InstallTarget:
+    return InstallTarget(platform.system(), Path.home(), dict(os.environ), python, install_packages)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -70,11 +71,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         sub = actions.add_parser(action, help=help_text)
         sub.add_argument("host", choices=sorted(HOSTS), help="which host application")
         sub.add_argument("--python", help="the Python the host runs plugins with: checked for the client's packages")
+        if action == "install":
+            sub.add_argument("--install-packages", action="store_true",
+                             help="pip-install grpcio/protobuf for --python into the plugin's own lib folder"
+                                  " (the system Python is left alone)")
         sub.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    target = current_target(args.python)
+    if getattr(args, "install_packages", False) and not args.python:
+        print(f"vividvr plugins install {args.host}: --install-packages needs --python, the Python the host runs"
+              " plugins with", file=sys.stderr)
+        return 2
+    target = current_target(args.python, getattr(args, "install_packages", False))
     module = installer(args.host)
     try:
         report = module.install(target) if args.plugins_action == "install" else module.uninstall(target)

@@ -23,11 +23,12 @@ from typing import Any
 import torch
 from torch import nn
 
+from vividvr_engine.checkpoint_verify import check
 from vividvr_engine.errors import CheckpointError
+from vividvr_engine.published import COGVIDEOX, VIVIDVR
 
-COGVIDEOX_REPO = "zai-org/CogVideoX1.5-5B"
-VIVIDVR_REPO = "csbhr/Vivid-VR"
-CAPTIONER_REPO = "zai-org/cogvlm2-llama3-caption"
+COGVIDEOX_REPO = COGVIDEOX.repo
+VIVIDVR_REPO = VIVIDVR.repo
 
 
 @dataclass(frozen=True)
@@ -63,20 +64,32 @@ class CheckpointPaths:
             raise ValueError(f"unknown checkpoint parts: {', '.join(sorted(unknown))}")
         return replace(paths, **given)
 
+    def locate(self, relative: str) -> Path:
+        """Where a file of the published layout (a path under the root) is, honouring per-part overrides."""
+        parts = {
+            "CogVideoX1.5-5B": self.cogvideox,
+            "Vivid-VR/controlnet": self.controlnet,
+            "Vivid-VR/connectors.pt": self.connectors,
+            "Vivid-VR/control_feat_proj.pt": self.control_feat_proj,
+            "Vivid-VR/control_patch_embed.pt": self.control_patch_embed,
+        }
+        for prefix, path in parts.items():
+            if relative == prefix or relative.startswith(prefix + "/"):
+                return path / relative[len(prefix) + 1 :] if relative != prefix else path
+        return self.cogvideox.parent / relative
+
     def validate(self) -> None:
-        """Raise one `CheckpointError` listing every missing or mismatched file."""
-        problems = list(_check_cogvideox(self.cogvideox))
-        problems += _check_config(
-            self.controlnet / "config.json", "CogVideoXVividVRControlNetModel", "the Vivid-VR controlnet", VIVIDVR_REPO
-        )
-        problems += _check_weights(self.controlnet, "diffusion_pytorch_model", "the Vivid-VR controlnet", VIVIDVR_REPO)
-        for path in (self.connectors, self.control_feat_proj, self.control_patch_embed):
-            if not path.is_file():
-                problems.append(_missing(path, f"Vivid-VR's {path.stem} state dict (torch .pt)", VIVIDVR_REPO))
+        """Raise one `CheckpointError` listing every missing, incomplete or mismatched file.
+
+        Which files, and what makes one whole, come from the published manifest (`published.py`);
+        nothing heavy is read: safetensors headers and zip directories only.
+        """
+        problems = [f.line() for f in check(["vividvr"], self.locate) if not f.note]
+        problems += _check_classes(self)
         if problems:
             raise CheckpointError(
                 "the checkpoints are incomplete:\n  " + "\n  ".join(problems) + "\n"
-                "Download them from Hugging Face (see README: 'Checkpoints'), or use --engine preview."
+                "Download them with `vividvr models download` (see README: 'Checkpoints'), or use --engine preview."
             )
 
 
@@ -84,36 +97,28 @@ def _if_exists(path: Path) -> Path | None:
     return path if path.exists() else None
 
 
-def _missing(path: Path, what: str, repo: str) -> str:
-    return f"missing {path}: {what}, published at https://huggingface.co/{repo}"
-
-
-COGVIDEOX_PARTS = {
-    "transformer": ("CogVideoXTransformer3DModel", "diffusion_pytorch_model", "the CogVideoX 1.5 transformer"),
-    "vae": ("AutoencoderKLCogVideoX", "diffusion_pytorch_model", "the CogVideoX VAE"),
-    "text_encoder": (None, "model", "the T5 text encoder"),
+CONFIG_CLASSES = {
+    "transformer": ("CogVideoXTransformer3DModel", "the CogVideoX 1.5 transformer"),
+    "vae": ("AutoencoderKLCogVideoX", "the CogVideoX VAE"),
 }
 
 
-def _check_cogvideox(root: Path):
-    if not root.is_dir():
-        yield _missing(root, "the CogVideoX1.5-5B folder", COGVIDEOX_REPO)
-        return
-    for sub, (class_name, weights, what) in COGVIDEOX_PARTS.items():
-        yield from _check_config(root / sub / "config.json", class_name, what, COGVIDEOX_REPO)
-        yield from _check_weights(root / sub, weights, what, COGVIDEOX_REPO)
-    if not (root / "scheduler" / "scheduler_config.json").is_file():
-        yield _missing(root / "scheduler" / "scheduler_config.json", "the scheduler config", COGVIDEOX_REPO)
-    if not (root / "tokenizer" / "spiece.model").is_file():
-        yield _missing(root / "tokenizer" / "spiece.model", "the T5 sentencepiece tokenizer", COGVIDEOX_REPO)
-    config = root / "transformer" / "config.json"
-    if config.is_file():
-        values = _read_json(config)
-        if isinstance(values, dict) and values.get("patch_size_t") is None:
-            yield (
-                f"{config} describes CogVideoX 1.0 (no patch_size_t); Vivid-VR needs CogVideoX 1.5, "
-                f"published at https://huggingface.co/{COGVIDEOX_REPO}"
-            )
+def _check_classes(paths: CheckpointPaths):
+    """Configs that are present but describe another network than the one Vivid-VR needs."""
+    configs = [(paths.cogvideox / sub / "config.json", name, what, COGVIDEOX_REPO)
+               for sub, (name, what) in CONFIG_CLASSES.items()]
+    configs.append((paths.controlnet / "config.json", "CogVideoXVividVRControlNetModel", "the Vivid-VR controlnet",
+                    VIVIDVR_REPO))
+    for path, class_name, what, repo in configs:
+        if path.is_file():
+            yield from _check_config(path, class_name, what, repo)
+    config = paths.cogvideox / "transformer" / "config.json"
+    values = _read_json(config) if config.is_file() else None
+    if isinstance(values, dict) and values.get("patch_size_t") is None:
+        yield (
+            f"{config} describes CogVideoX 1.0 (no patch_size_t); Vivid-VR needs CogVideoX 1.5, "
+            f"published at https://huggingface.co/{COGVIDEOX_REPO}"
+        )
 
 
 def _read_json(path: Path):
@@ -123,35 +128,15 @@ def _read_json(path: Path):
         return exc
 
 
-def _check_config(path: Path, class_name: str | None, what: str, repo: str):
-    if not path.is_file():
-        yield _missing(path, f"the config of {what}", repo)
-        return
+def _check_config(path: Path, class_name: str, what: str, repo: str):
     values = _read_json(path)
     if not isinstance(values, dict):
         yield f"{path} is not valid JSON ({values}); re-download {what} from https://huggingface.co/{repo}"
-    elif class_name and values.get("_class_name") != class_name:
+    elif values.get("_class_name") != class_name:
         yield (
             f"{path} is a {values.get('_class_name')!r} config, expected {class_name!r} ({what}) "
             f"from https://huggingface.co/{repo}"
         )
-
-
-def _check_weights(folder: Path, stem: str, what: str, repo: str):
-    single = folder / f"{stem}.safetensors"
-    index = folder / f"{stem}.safetensors.index.json"
-    if single.is_file():
-        return
-    if index.is_file():
-        shards = _read_json(index)
-        if not isinstance(shards, dict) or "weight_map" not in shards:
-            yield f"{index} is not a safetensors index; re-download {what} from https://huggingface.co/{repo}"
-            return
-        for shard in sorted(set(shards["weight_map"].values())):
-            if not (folder / shard).is_file():
-                yield _missing(folder / shard, f"a weight shard of {what}", repo)
-        return
-    yield _missing(single, f"the weights of {what} (or a sharded {index.name})", repo)
 
 
 def read_weights(path: Path) -> Any:

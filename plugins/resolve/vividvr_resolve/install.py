@@ -1,23 +1,28 @@
 """`vividvr plugins install resolve`: menu scripts into Resolve's per-user Scripts folders, libraries beside them.
 
 Resolve runs menu scripts with the user's own Python 3, which has no VividVR installed. So the
-installer copies what the scripts import (this package, the daemon client with its generated stubs,
-and the engine's pure timecode module: no torch) into VividVR's per-user folder, and writes that
-folder's path into each script. The client's own dependencies (grpcio, protobuf) must be installed
-for that Python: checked when `--python` names it, otherwise the exact pip command is printed.
+installer copies what the scripts import (this package and the torch-free client package) into
+VividVR's per-user folder, and writes that folder's path into each script. The client's own
+dependencies (grpcio, protobuf) go into the same folder for that Python (`pip install --target`, so the
+system Python is never changed): checked when `--python` names it, installed with
+`--install-packages`, otherwise the exact pip command is printed.
 """
 
 from __future__ import annotations
 
 import shutil
-import subprocess
 from pathlib import Path
 
-from vividvr_cli.plugin_library import CLIENT_LIBRARY, client_requirements, copy_library
+from vividvr_cli.plugin_library import (
+    CLIENT_LIBRARY,
+    client_packages_note,
+    copy_library,
+    plugin_source,
+    write_stamp,
+)
 from vividvr_cli.plugins_command import InstallError, InstallReport, InstallTarget
 from vividvr_resolve.locations import SCRIPT_PAGES, TOOL_FOLDER, resolve_scripts_dir, vividvr_user_dir
 
-PLUGIN_DIR = Path(__file__).resolve().parents[1]  # plugins/resolve: the scripts sit beside this package
 RESTORE_SCRIPT = "Restore with Vivid-VR.py"
 COLLECT_SCRIPT = "Collect Vivid-VR restores.py"
 TOOL_SCRIPT = "Restore with Vivid-VR (Fusion Tool).py"
@@ -54,26 +59,14 @@ def default_python(target: InstallTarget) -> str:
     return "py -3" if target.system == "Windows" else "python3"
 
 
-def _python_note(target: InstallTarget) -> str:
-    pins = " ".join(f"'{p}'" for p in client_requirements())
-    python = target.python or default_python(target)
-    command = f"{python} -m pip install --user {pins}"
-    if target.python is None:
-        return f"Resolve runs these scripts with your own Python 3; give it the client's packages: {command}"
-    probe = subprocess.run([target.python, "-c", "import grpc, google.protobuf"], capture_output=True, check=False)
-    if probe.returncode == 0:
-        return f"{target.python} already has the client's packages (grpcio, protobuf)"
-    return f"{target.python} lacks the client's packages (grpcio, protobuf); run: {command}"
-
-
 def install(target: InstallTarget) -> InstallReport:
     scripts = resolve_scripts_dir(target.system, target.home, target.env)
     lib = library_dir(target)
     report = InstallReport()
-    sources = [(PLUGIN_DIR / name, destination) for name, destination in script_destinations(scripts)]
+    sources = [(plugin_source("resolve") / name, destination) for name, destination in script_destinations(scripts)]
     missing = [str(source) for source, _ in sources if not source.is_file()]
     if missing:
-        raise InstallError(f"plugin scripts not found: {', '.join(missing)} (install VividVR from its source tree)")
+        raise InstallError(f"plugin scripts not found: {', '.join(missing)}; reinstall VividVR")
     copy_library(LIBRARY, lib)
     report.written.append(lib)
     for source, destination in sources:
@@ -82,7 +75,10 @@ def install(target: InstallTarget) -> InstallReport:
         temporary.write_text(_script_text(source, lib), encoding="utf-8")
         temporary.replace(destination)
         report.written.append(destination)
-    report.notes.append(_python_note(target))
+    write_stamp(lib, target.python)
+    python = default_python(target)
+    who = f"Resolve runs these scripts with your own Python 3 ({python})"
+    report.notes.append(client_packages_note(target.python, lib, target.install_packages, who, python))
     report.notes.append("Restart Resolve if the scripts do not appear under Workspace > Scripts.")
     return report
 

@@ -1,0 +1,198 @@
+"""`vividvr models download|verify` against a hub on 127.0.0.1 that serves the tiny reference tree.
+
+The local hub (tests/hub_server.py) answers the endpoints huggingface_hub calls, with the headers the
+real hub sends, so the real client code runs: listing, allow-patterns, ranges, resume.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hub_server import TinyHub
+from huggingface_hub import constants
+
+from vividvr_cli.models_command import ModelsError, download_hub, download_release, verify
+from vividvr_engine.published import COGVIDEOX, VIVIDVR, ReleaseFile
+
+ROOT = Path(__file__).resolve().parents[1]
+REFERENCE = ROOT.parent / "shared" / "reference" / "checkpoints"
+pytestmark = pytest.mark.skipif(not REFERENCE.is_dir(), reason="needs ../shared/reference/checkpoints")
+EXTRA = "transformer/diffusion_pytorch_model.bin"  # on the hub, but not a file the engine loads
+
+
+def repository(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def resumed_from(range_header: str | None) -> int:
+    match = re.fullmatch(r"bytes=(\d+)-", range_header or "")
+    return int(match.group(1)) if match else 0
+
+
+@pytest.fixture
+def hub(monkeypatch: pytest.MonkeyPatch):
+    # huggingface_hub keeps what it received in 10 MB chunks; tiny files need tiny chunks to show resuming
+    monkeypatch.setattr(constants, "DOWNLOAD_CHUNK_SIZE", 8192)
+    cogvideox = repository(REFERENCE / COGVIDEOX.folder)
+    cogvideox[EXTRA] = b"x" * 2000
+    served = TinyHub({COGVIDEOX.repo: cogvideox, VIVIDVR.repo: repository(REFERENCE / VIVIDVR.folder)})
+    server, url = served.start()
+    served.url = url
+    yield served
+    server.shutdown()
+
+
+def test_download_fetches_exactly_the_files_the_engine_loads_and_verify_accepts_them(hub, tmp_path: Path) -> None:
+    for source in (COGVIDEOX, VIVIDVR):
+        download_hub(source, tmp_path, endpoint=hub.url)
+
+    for repo, folder in ((COGVIDEOX.repo, COGVIDEOX.folder), (VIVIDVR.repo, VIVIDVR.folder)):
+        for path, data in hub.repos[repo].items():
+            if path != EXTRA:
+                assert (tmp_path / folder / path).read_bytes() == data, path
+    assert not (tmp_path / COGVIDEOX.folder / EXTRA).exists()
+    findings, how = verify(["vividvr"], tmp_path, endpoint=hub.url)
+    assert findings == []
+    assert how == ["vividvr: checked against the hub's sizes and SHA-256 of zai-org/CogVideoX1.5-5B@main, "
+                   "csbhr/Vivid-VR@main"]
+
+
+def test_a_dropped_connection_resumes_from_the_bytes_already_received(hub, tmp_path: Path) -> None:
+    hub.drop_after["connectors.pt"] = 100_000
+
+    download_hub(VIVIDVR, tmp_path, endpoint=hub.url)
+
+    gets = [r for r in hub.requests if r[0] == "GET" and r[1].endswith("/connectors.pt")]
+    assert len(gets) == 2 and gets[0][2] is None
+    assert 0 < resumed_from(gets[1][2]) <= 100_000  # from what had arrived, not from the start
+    assert (tmp_path / "Vivid-VR/connectors.pt").read_bytes() == hub.repos[VIVIDVR.repo]["connectors.pt"]
+
+
+def test_after_an_interrupted_run_the_next_run_fetches_only_what_is_not_complete(hub, tmp_path: Path) -> None:
+    # huggingface_hub resumes a file within a run (above) but drops a partial file when the run fails,
+    # so across runs the unit of resuming is the file: finished files stay and are not fetched again.
+    hub.drop_after["control_feat_proj.pt"] = 300_000
+    hub.fail_after_drop = True  # the retry inside the run gets 503: the run stops
+
+    with pytest.raises(ModelsError, match=r"stopped.*Finished files are kept; run the same command again"):
+        download_hub(VIVIDVR, tmp_path, endpoint=hub.url)
+    folder = tmp_path / VIVIDVR.folder
+    finished = {p for p in hub.repos[VIVIDVR.repo] if (folder / p).is_file()}
+    assert "control_feat_proj.pt" not in finished
+    hub.requests.clear()
+    download_hub(VIVIDVR, tmp_path, endpoint=hub.url)
+
+    fetched = {r[1].rsplit("/resolve/", 1)[1].split("/", 1)[1] for r in hub.requests if r[0] == "GET"
+               and "/resolve/" in r[1]}
+    assert "control_feat_proj.pt" in fetched and not fetched & finished
+    for path, data in hub.repos[VIVIDVR.repo].items():
+        assert (folder / path).read_bytes() == data, path
+
+
+def test_verify_names_a_corrupted_and_a_missing_file_against_the_hub(hub, tmp_path: Path) -> None:
+    download_hub(VIVIDVR, tmp_path, endpoint=hub.url)
+    download_hub(COGVIDEOX, tmp_path, endpoint=hub.url)
+    corrupted = tmp_path / "Vivid-VR/controlnet/diffusion_pytorch_model.safetensors"
+    data = bytearray(corrupted.read_bytes())
+    data[-10] ^= 0xFF  # same size, one byte flipped
+    corrupted.write_bytes(bytes(data))
+    (tmp_path / "CogVideoX1.5-5B/tokenizer/spiece.model").unlink()
+
+    findings, _ = verify(["vividvr"], tmp_path, endpoint=hub.url)
+
+    lines = [f.line() for f in findings]
+    assert len(lines) == 2, lines
+    published = hashlib.sha256(hub.repos[VIVIDVR.repo]["controlnet/diffusion_pytorch_model.safetensors"]).hexdigest()
+    assert any(str(corrupted) in line and published in line and "SHA-256" in line for line in lines), lines
+    assert any(f"missing {tmp_path / 'CogVideoX1.5-5B/tokenizer/spiece.model'}" in line for line in lines), lines
+
+
+@pytest.mark.parametrize(("status", "message"), [
+    (401, r"refused zai-org/CogVideoX1\.5-5B \(HTTP 401\): log in with `hf auth login` or set HF_TOKEN"),
+    (404, r"has no repository zai-org/CogVideoX1\.5-5B \(HTTP 404\): check HF_ENDPOINT"),
+])
+def test_a_hub_that_refuses_or_lacks_the_repository_is_named(hub, tmp_path: Path, status: int, message: str) -> None:
+    hub.status = status
+    with pytest.raises(ModelsError, match=message):
+        download_hub(COGVIDEOX, tmp_path, endpoint=hub.url)
+    assert not (tmp_path / COGVIDEOX.folder / "transformer").exists()
+
+
+def test_release_file_resumes_and_is_kept_only_with_the_published_checksum(hub, tmp_path: Path, monkeypatch) -> None:
+    data = os.urandom(50_000)
+    hub.release_files["RealESRGAN_x2plus.pth"] = data
+    monkeypatch.setenv("VIVIDVR_RELEASE_MIRROR", hub.url)
+    item = ReleaseFile("RealESRGAN/RealESRGAN_x2plus.pth", "https://github.com/files/RealESRGAN_x2plus.pth",
+                       hashlib.sha256(data).hexdigest(), len(data))
+    partial = tmp_path / "RealESRGAN/RealESRGAN_x2plus.pth.incomplete"
+    partial.parent.mkdir()
+    partial.write_bytes(data[:20_000])  # what an interrupted run left
+
+    assert download_release(item, tmp_path).read_bytes() == data
+    assert hub.requests[-1] == ("GET", "/files/RealESRGAN_x2plus.pth", "bytes=20000-")
+
+    wrong = ReleaseFile("RealESRGAN/other.pth", item.url, "0" * 64, len(data))
+    with pytest.raises(ModelsError, match=r"SHA-256 is [0-9a-f]{64}, not the published 0{64}; it was deleted"):
+        download_release(wrong, tmp_path)
+    assert not (tmp_path / "RealESRGAN/other.pth").exists()
+    assert not (tmp_path / "RealESRGAN/other.pth.incomplete").exists()
+    assert (tmp_path / "RealESRGAN/RealESRGAN_x2plus.pth").read_bytes() == data  # nothing else touched
+
+
+def test_cli_verify_offline_says_the_tiny_tree_is_not_the_published_checkpoints() -> None:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    result = subprocess.run([sys.executable, "-m", "vividvr_cli.main", "models", "verify", "--checkpoints",
+                             str(REFERENCE)], capture_output=True, text=True, env=env, timeout=120, check=False)
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    out = result.stdout
+    assert "HF_HUB_OFFLINE is set; checked against the shipped manifest" in out
+    for name in ("text_encoder/model.safetensors", "transformer/diffusion_pytorch_model.safetensors",
+                 "vae/diffusion_pytorch_model.safetensors", "controlnet/diffusion_pytorch_model.safetensors",
+                 "connectors.pt", "control_feat_proj.pt", "control_patch_embed.pt"):
+        assert f"{name} is not the published file" in out, name
+    assert "published [3072]" in out  # what was expected: the real width
+    assert f"{REFERENCE} does not hold the published checkpoints" in out
+    assert f"fix: vividvr models download --what vividvr --checkpoints {REFERENCE}" in out
+
+
+def test_cli_download_honours_hf_endpoint(hub, tmp_path: Path) -> None:
+    env = {**os.environ, "HF_ENDPOINT": hub.url, "HF_HUB_OFFLINE": "0", "NO_PROXY": "127.0.0.1"}
+    result = subprocess.run([sys.executable, "-m", "vividvr_cli.main", "models", "download", "--what", "vividvr",
+                             "--checkpoints", str(tmp_path)], capture_output=True, text=True, env=env, timeout=120,
+                            check=False)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "every file of vividvr under" in result.stdout
+    assert (tmp_path / "Vivid-VR/connectors.pt").is_file()
+
+
+def test_a_full_disk_is_named_and_what_arrived_is_kept(hub, tmp_path: Path, monkeypatch) -> None:
+    data = os.urandom(30_000)
+    hub.release_files["RealESRGAN_x4plus.pth"] = data
+    monkeypatch.setenv("VIVIDVR_RELEASE_MIRROR", hub.url)
+    item = ReleaseFile("RealESRGAN/RealESRGAN_x4plus.pth", "https://github.com/files/RealESRGAN_x4plus.pth",
+                       hashlib.sha256(data).hexdigest(), len(data))
+
+    def disk_fills_up(source, target, length=0):  # type: ignore[no-untyped-def]
+        target.write(source.read(10_000))
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("vividvr_cli.models_command.shutil.copyfileobj", disk_fills_up)
+    full = r"is full \(\d+\.\d GiB free\): free space and run the same command again; what was downloaded is kept"
+    with pytest.raises(ModelsError, match=full):
+        download_release(item, tmp_path)
+    partial = tmp_path / "RealESRGAN/RealESRGAN_x4plus.pth.incomplete"
+    assert partial.read_bytes() == data[:10_000]
+    monkeypatch.undo()
+    monkeypatch.setenv("VIVIDVR_RELEASE_MIRROR", hub.url)
+
+    assert download_release(item, tmp_path).read_bytes() == data
+    assert hub.requests[-1][2] == "bytes=10000-"
