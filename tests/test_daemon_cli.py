@@ -96,15 +96,16 @@ def test_sigkill_mid_job_then_restart_resumes_and_finishes_identical(root: Path)
 
 def test_cli_submit_watch_jobs_cancel_and_stop(root: Path) -> None:
     movie = make_media(root)
-    process, address = start(root, delay=0.3)
+    process, address = start(root, delay=1.0)
     try:
         done = submit(root, movie, address, "a.####.png")
         slow = submit(root, movie, address, "b.####.png", "--label", "the slow one")
+        # cancelled while the first job still holds the only worker, however slow this machine is
+        assert vividvr("cancel", slow, "--daemon", address).returncode == 0
         assert vividvr("watch", done, "--daemon", address).returncode == 0
+        assert vividvr("watch", slow, "--daemon", address).returncode == 1
         listing = vividvr("jobs", "--daemon", address)
         assert done in listing.stdout and "the slow one" in listing.stdout
-        assert vividvr("cancel", slow, "--daemon", address).returncode == 0
-        assert vividvr("watch", slow, "--daemon", address).returncode == 1
         status = vividvr("daemon", "status", "--daemon", address, "--json")
         assert json.loads(status.stdout)["devices"][0]["name"] == "cpu"
         refused = vividvr("submit", "/etc/hostname", "--output", str(root / "out" / "x.mov"), "--engine", "preview",
