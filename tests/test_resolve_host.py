@@ -34,7 +34,7 @@ def test_a_dropped_append_is_an_error_not_silence(tmp_path: Path) -> None:
     clip = resolve.project.pool.ImportMedia([str(movie)])[0]
     timeline.fake_place(clip, 0, 10, 86400)
     with pytest.raises(HostError, match="dropped the restored clip at frame 86405 on V1"):
-        ResolveHost(resolve).append(timeline, clip, 0, 5, 1, 86405)
+        ResolveHost(resolve).append(timeline, clip, 0, 5, 1, 86405, 5, Fraction(24))
 
 
 def test_append_to_another_timeline_leaves_the_current_one_current(tmp_path: Path) -> None:
@@ -42,6 +42,6 @@ def test_append_to_another_timeline_leaves_the_current_one_current(tmp_path: Pat
     other = resolve.project.pool.CreateEmptyTimeline("other")
     movie = write_movie(tmp_path / "p.mov", "mjpeg", Fraction(24), 20, pix_fmt="yuvj420p")
     clip = resolve.project.pool.ImportMedia([str(movie)])[0]
-    placed = ResolveHost(resolve).append(other, clip, 2, 7, 2, 86400)
+    placed = ResolveHost(resolve).append(other, clip, 2, 7, 2, 86400, 5, Fraction(24))
     assert resolve.project.GetCurrentTimeline() is current
     assert placed.GetTrackTypeAndIndex() == ["video", 2] and placed.GetDuration() == 5

@@ -58,7 +58,7 @@ def test_media_in_node_restores_the_clip_open_on_the_fusion_page(root: Path) -> 
         daemon.stop()
 
     assert report.ok, lines
-    assert item.GetTakesCount() == 2 and (item.GetSourceStartFrame(), item.GetSourceEndFrame()) == (86403, 86412)
+    assert item.GetTakesCount() == 2 and (item.GetSourceStartFrame(), item.GetSourceEndFrame()) == (3, 12)
 
 
 def test_loader_node_restores_its_trimmed_file_into_the_bin(root: Path) -> None:
