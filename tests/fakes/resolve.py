@@ -299,7 +299,8 @@ class FakeMediaPoolItem(Bridge):
         rate = project_rate  # a sequence plays at the project rate unless its clip attributes say otherwise
         start_tc = info.start_timecode or format_timecode(first, rate)
         parsed = parse_pattern(pattern)
-        name = f"{parsed.prefix}[{first}-{last}]{parsed.suffix}"
+        width = parsed.padding
+        name = f"{parsed.prefix}[{first:0{width}d}-{last:0{width}d}]{parsed.suffix}"
         shown = name if path_form == "brackets" else f"{parsed.prefix}%0{parsed.padding}d{parsed.suffix}"
         return cls._with_properties(name, os.path.join(parsed.directory, shown), "Video", last - first + 1, rate,
                                     start_tc, info)
