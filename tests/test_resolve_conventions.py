@@ -97,3 +97,89 @@ def test_trimmed_clips_come_back_frame_exact(daemon, case: str, relation: str, p
         assert placed.GetClipColor() == "Teal" and len(placed.GetMarkers()) == 1
     bins = {f.GetName(): f for f in resolve.project.pool.GetRootFolder().GetSubFolderList()}
     assert len(bins["VividVR Restored"].GetClipList()) == 2
+
+
+def restore(root: Path, server, resolve, **settings):  # type: ignore[no-untyped-def]
+    lines: list[str] = []
+    path = write_settings(root, server.address, handles=2, output_format="exr", **settings)
+    return load_script("Restore with Vivid-VR.py").main(resolve=resolve, settings_path=str(path),
+                                                        out=lines.append), lines
+
+
+def snapshot(resolve, timeline) -> list:  # type: ignore[no-untyped-def]
+    """Everything an artist sees on the timeline: tracks, items, what each shows, takes, colours, markers."""
+    return [len(timeline.tracks)] + [
+        (i.track, i.GetStart(), i.GetDuration(), i.GetMediaPoolItem().GetUniqueId(), i.GetLeftOffset(),
+         i.GetTakesCount(), i.GetClipColor(), i.GetMarkers()) for track in timeline.tracks for i in track]
+
+
+def test_a_take_resolve_fills_from_the_whole_clip_is_removed_and_the_clip_goes_on_a_free_track(daemon) -> None:  # type: ignore[no-untyped-def]
+    root, server = daemon
+    resolve, timeline, items = build(root, "hour", "same rate", "hosts.md")
+    resolve.conventions.take_range = "whole clip"
+    originals = [(i.GetMediaPoolItem(), i.GetLeftOffset(), i.GetDuration()) for i in items]
+
+    report, lines = restore(root, server, resolve)
+
+    assert report.ok, lines
+    for item, outcome, original in zip(items, report.outcomes, originals, strict=True):
+        assert item.GetTakesCount() == 0  # the take selector is gone again
+        assert (item.GetMediaPoolItem(), item.GetLeftOffset(), item.GetDuration()) == original
+        assert "warning: Resolve's take could not be verified" in outcome.message and "on V2" in outcome.message
+        (placed,) = [i for i in timeline.GetItemListInTrack("video", 2) if i.GetStart() == item.GetStart()]
+        assert shows(placed) == list(range(START, START + COUNT))
+
+
+def test_source_frames_one_frame_off_the_left_offset_still_land_exact(daemon) -> None:  # type: ignore[no-untyped-def]
+    root, server = daemon
+    resolve, _timeline, items = build(root, "drop-frame time of day", "same rate", "hosts.md")
+    resolve.conventions.source_frame_slip = 1
+
+    report, lines = restore(root, server, resolve)
+
+    assert report.ok, lines
+    assert [shows(i) for i in items] == [list(range(START, START + COUNT))] * 2
+
+
+def test_readings_that_disagree_refuse_the_clip_by_name_and_change_nothing(daemon) -> None:  # type: ignore[no-untyped-def]
+    root, server = daemon
+    resolve, timeline, _items = build(root, "hour", "same rate", "hosts.md")
+    resolve.conventions.source_frame_slip = 3
+    before, changes = snapshot(resolve, timeline), resolve.changes
+
+    report, lines = restore(root, server, resolve)
+
+    assert not report.ok
+    assert "plate.mov reports two different source ranges" in lines[0] and "Clip Attributes" in lines[0]
+    assert snapshot(resolve, timeline) == before and resolve.changes == changes
+
+
+def test_an_import_that_lands_in_another_bin_is_moved_and_a_colour_that_does_not_show_is_a_warning(daemon) -> None:  # type: ignore[no-untyped-def]
+    root, server = daemon
+    resolve, _timeline, _items = build(root, "zero", "same rate", "hosts.md")
+    resolve.conventions.import_into = "root"
+    resolve.conventions.clip_color_sticks = False
+
+    report, lines = restore(root, server, resolve)
+
+    assert report.ok, lines
+    (restored_bin,) = resolve.project.pool.GetRootFolder().GetSubFolderList()
+    assert len(restored_bin.GetClipList()) == 2
+    assert all("warning: Resolve did not colour" in o.message for o in report.outcomes)
+
+
+def test_a_track_placement_that_cannot_be_verified_leaves_the_timeline_as_it_was(daemon) -> None:  # type: ignore[no-untyped-def]
+    root, server = daemon
+    resolve, timeline, _items = build(root, "zero", "same rate", "hosts.md")
+    resolve.conventions.append_base = -3  # three frames off: not a counting convention the plugin may correct
+    before = snapshot(resolve, timeline)
+    clips = len(resolve.project.pool.GetRootFolder().GetClipList())
+
+    report, lines = restore(root, server, resolve, placement="track")
+
+    assert not report.ok
+    assert all("could not bring it back" in o.message and "nothing was left on the timeline" in o.message
+               for o in report.outcomes), lines
+    assert snapshot(resolve, timeline) == before
+    (restored_bin,) = resolve.project.pool.GetRootFolder().GetSubFolderList()
+    assert restored_bin.GetClipList() == [] and len(resolve.project.pool.GetRootFolder().GetClipList()) == clips
