@@ -564,7 +564,8 @@ class Ui:
         rows = [m.HGroup([m.Label({"Text": f.label, "MinimumSize": [170, 0]}), self._widget(f)]) if f.label
                 else self._widget(f) for f in fields]
         rows.append(m.HGroup([m.Button({"ID": button_id, "Text": text}) for button_id, text in buttons]))
-        geometry = [200, 120, 520, 40 + 34 * len(rows)]
+        text_lines = sum(str(f.value).count("\n") for f in fields if f.kind == "label")
+        geometry = [200, 120, 520, 40 + 34 * len(rows) + 18 * text_lines]
         window = self.dispatcher.AddWindow({"ID": self.WINDOW, "WindowTitle": title, "Geometry": geometry},
                                            [m.VGroup(rows)])
         items = window.GetItems()
