@@ -130,10 +130,12 @@ def test_a_take_resolve_fills_from_the_whole_clip_is_removed_and_the_clip_goes_o
         assert shows(placed) == list(range(START, START + COUNT))
 
 
-def test_source_frames_one_frame_off_the_left_offset_still_land_exact(daemon) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize(("switch", "value"), [("source_frame_slip", 1), ("source_frame_slip", -1),
+                                               ("source_end_inclusive_when_rates_differ", False)])
+def test_source_frames_one_frame_off_the_offsets_still_land_exact(daemon, switch: str, value: object) -> None:  # type: ignore[no-untyped-def]
     root, server = daemon
-    resolve, _timeline, items = build(root, "drop-frame time of day", "same rate", "hosts.md")
-    resolve.conventions.source_frame_slip = 1
+    resolve, _timeline, items = build(root, "drop-frame time of day", "other rate", "hosts.md")
+    setattr(resolve.conventions, switch, value)
 
     report, lines = restore(root, server, resolve)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from daemon_support import start_daemon
-from fakes.resolve import FakeBmd, FakeFusion, FakeResolve
+from fakes.resolve import FakeBmd, FakeFusion, FakeResolve, FakeTool
 from media_patterns import write_movie
 from resolve_support import load_script, new_project, write_settings
 
@@ -21,14 +21,6 @@ from vividvr_client.client import DaemonClient
 
 RESTORE, COLLECT = "Restore with Vivid-VR.py", "Collect Vivid-VR restores.py"
 TOOL = "Restore with Vivid-VR (Fusion Tool).py"
-
-
-class Tool:
-    def __init__(self, attrs: dict) -> None:
-        self.attrs = attrs
-
-    def GetAttrs(self) -> dict:
-        return dict(self.attrs)
 
 
 def free_address() -> str:
@@ -131,7 +123,7 @@ def collect_failed_job(root: Path, address: str):  # type: ignore[no-untyped-def
 def tool_on_another_node(root: Path, address: str):  # type: ignore[no-untyped-def]
     resolve, *_ = plate_project(root)
     return TOOL, resolve, write_settings(root, address, interactive=True), [], \
-        {"tool": Tool({"TOOLS_RegID": "Blur", "TOOLS_Name": "Blur1"})}, "Blur1 is a Blur"
+        {"tool": FakeTool({"TOOLS_RegID": "Blur", "TOOLS_Name": "Blur1"})}, "Blur1 is a Blur"
 
 
 def tool_without_a_node(root: Path, address: str):  # type: ignore[no-untyped-def]
@@ -142,7 +134,7 @@ def tool_without_a_node(root: Path, address: str):  # type: ignore[no-untyped-de
 def loader_without_a_file(root: Path, address: str):  # type: ignore[no-untyped-def]
     resolve, *_ = plate_project(root)
     return TOOL, resolve, write_settings(root, address, interactive=True), [], \
-        {"tool": Tool({"TOOLS_RegID": "Loader", "TOOLS_Name": "Loader1"})}, "Loader1 has no file"
+        {"tool": FakeTool({"TOOLS_RegID": "Loader", "TOOLS_Name": "Loader1"})}, "Loader1 has no file"
 
 
 CASES = [no_project, damaged_settings, nothing_selected, no_daemon, deleted_file, collect_without_daemon,

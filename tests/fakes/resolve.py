@@ -800,6 +800,16 @@ class FakeBmd:
         return self.resolve if name == "Resolve" else None
 
 
+class FakeTool:
+    """A Fusion tool: GetAttrs() answers Lua tables as dicts keyed from 1."""
+
+    def __init__(self, attrs: dict) -> None:
+        self.attrs = attrs
+
+    def GetAttrs(self) -> dict:
+        return dict(self.attrs)
+
+
 class FakeFusion:
     def __init__(self) -> None:
         self.UIManager = FakeUIManager()
