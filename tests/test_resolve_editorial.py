@@ -33,6 +33,7 @@ MOVIE = ClipMedia("plate.mov", "/media/plate.mov", "movie", 0, 100, NTSC, "01:00
 PAL = ClipMedia("pal.mov", "/media/pal.mov", "movie", 0, 100, Fraction(25), "01:00:00:00")
 SEQUENCE = ClipMedia("shot.[1001-1100].exr", "/plates/shot.####.exr", "sequence", 1001, 100, Fraction(24),
                      "00:00:41:17")
+TIME_OF_DAY = ClipMedia("tod.mov", "/media/tod.mov", "movie", 0, 400, Fraction(30000, 1001), "04:18:37;25")
 
 
 def facts(media: ClipMedia, record: tuple[int, int], source: tuple[int, int], shown: tuple[int, int],
@@ -109,8 +110,10 @@ def test_a_call_one_frame_off_is_corrected_once_anything_else_is_not() -> None:
     assert correction((4, 10), (0, 30), (4, 10)) is None  # the whole clip
 
 
-@pytest.mark.parametrize(("media", "rate", "offset"), [(MOVIE, NTSC, 10), (PAL, Fraction(24), 8),
-                                                       (PAL, Fraction(30), 8), (SEQUENCE, Fraction(24), 5)])
+@pytest.mark.parametrize(("media", "rate", "offset"), [
+    (MOVIE, NTSC, 10), (PAL, Fraction(24), 8), (PAL, Fraction(30), 8), (SEQUENCE, Fraction(24), 5),
+    (TIME_OF_DAY, Fraction(30000, 1001), 300), (TIME_OF_DAY, Fraction(24), 300),  # ;25 has no label at 24 fps
+])
 def test_daemon_reads_our_clip_as_the_same_media_frames(media: ClipMedia, rate: Fraction, offset: int) -> None:
     clip = parse_clip(otio_clip(media, Span(offset, 15, 2, 2), rate))
     start = source_offset(clip.source_start, clip.source_rate, clip.available_start, clip.media_rate)
