@@ -10,7 +10,7 @@ from types import ModuleType
 
 import numpy as np
 import OpenEXR
-from fakes.resolve import FakeResolve, FakeTimeline
+from fakes.resolve import Conventions, FakeResolve, FakeTimeline
 from media_patterns import movie_frames, read_index
 
 PLUGIN_DIR = Path(__file__).resolve().parents[1] / "plugins" / "resolve"
@@ -44,15 +44,16 @@ def write_settings(root: Path, address: str, **overrides: object) -> Path:
     return path
 
 
-def new_project(rate: Fraction, version: tuple[int, int, int] = (21, 0, 4)) -> tuple[FakeResolve, FakeTimeline]:
-    resolve = FakeResolve(version, rate)
+def new_project(rate: Fraction, version: tuple[int, int, int] = (21, 0, 4),
+                conventions: Conventions | None = None) -> tuple[FakeResolve, FakeTimeline]:
+    resolve = FakeResolve(version, rate, conventions)
     timeline = resolve.project.GetMediaPool().CreateEmptyTimeline("cut")
     return resolve, timeline
 
 
 def shown_indices(path: str, kind_first: int, start: int, count: int) -> list[int]:
     """Bar indices of media indices start..start+count-1 of a restored movie or sequence pattern."""
-    if "#" in path or "[" in path:
+    if "#" in path or "[" in path or "%" in path:
         return [read_index(exr_rgb(path, kind_first + start + k)) for k in range(count)]
     return [read_index(frame) for frame in movie_frames(Path(path), start, start + count)]
 
@@ -63,6 +64,8 @@ def exr_rgb(pattern: str, number: int) -> np.ndarray:
         head, rest = pattern[: pattern.rindex("[")], pattern[pattern.rindex("[") + 1:]
         digits = len(rest.split("-", 1)[0])
         path = f"{head}{number:0{digits}d}{rest.split(']', 1)[1]}"
+    elif "%" in pattern:
+        path = pattern % number
     else:
         digits = pattern.count("#")
         path = pattern.replace("#" * digits, f"{number:0{digits}d}")

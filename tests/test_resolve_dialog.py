@@ -48,6 +48,16 @@ def run_with_ui(resolve, settings: Path, actors: list) -> tuple:  # type: ignore
     return report, lines, getattr(script.bmd, "dispatcher", None)
 
 
+def reader(seen: list[str]):  # type: ignore[no-untyped-def]
+    """A person who reads the report window and clicks OK."""
+
+    def act(window) -> None:  # type: ignore[no-untyped-def]
+        seen.append(window.GetItems()["Message"].Text)
+        window.fake_click("OK")
+
+    return act
+
+
 def fill(**values: object):  # type: ignore[no-untyped-def]
     """A person who sets widgets (combo by text) and clicks Restore."""
 
@@ -70,12 +80,14 @@ def test_choices_are_saved_and_queue_mode_returns_at_once(root: Path, daemon) ->
     resolve, item = project(root)
     settings = write_settings(root, daemon.address, interactive=True)
 
+    seen: list[str] = []
     report, lines, dispatcher = run_with_ui(resolve, settings, [fill(
         Preset="Draft", Handles=2, Caption="a foggy harbour", Mode="Queue for overnight",
-        Placement="On the first free track above", Color="Orange")])
+        Placement="On the first free track above", Color="Orange"), reader(seen)])
 
     assert report.ok, lines
-    assert len(dispatcher.windows) == 1  # no progress window when queueing
+    assert len(dispatcher.windows) == 2  # no progress window when queueing: the settings, then the report
+    assert seen == ["\n".join(lines)] and "queued as job" in seen[0]
     saved = json.loads(settings.read_text())
     assert (saved["preset"], saved["handles"], saved["caption"], saved["mode"], saved["placement"],
             saved["clip_color"]) == ("Draft", 2, "a foggy harbour", "queue", "track", "Orange")
@@ -98,7 +110,7 @@ def test_a_bad_value_keeps_the_dialog_open_with_the_reason(root: Path, daemon) -
         items["Guidance"].Text = "5.5"
         window.fake_click("Restore")
 
-    report, lines, _ = run_with_ui(resolve, settings, [person])
+    report, lines, _ = run_with_ui(resolve, settings, [person, reader([])])
 
     assert seen == ["guidance must be a number, not 'lots'"]
     assert report.ok, lines
@@ -121,13 +133,15 @@ def test_render_now_draws_progress_and_brings_the_clip_back(root: Path, daemon) 
     resolve, item = project(root)
     settings = write_settings(root, daemon.address, interactive=True)
 
-    report, lines, dispatcher = run_with_ui(resolve, settings, [fill()])
+    seen: list[str] = []
+    report, lines, dispatcher = run_with_ui(resolve, settings, [fill(), None, reader(seen)])
 
     assert report.ok, lines
-    _settings_window, progress_window = dispatcher.windows
+    assert seen == ["plate.mov: restored as a take"]
+    _settings_window, progress_window, _report_window = dispatcher.windows
     items = progress_window.GetItems()
     assert items["Bar"].Text == bar(1.0) and "completed" in items["Line"].Text
-    assert item.GetTakesCount() == 2 and (item.GetSourceStartFrame(), item.GetSourceEndFrame()) == (86404, 86416)
+    assert item.GetTakesCount() == 2 and (item.GetSourceStartFrame(), item.GetSourceEndFrame()) == (4, 16)
 
 
 def test_progress_bar_is_drawn_in_text() -> None:
@@ -154,7 +168,7 @@ def test_closing_the_progress_window_early_leaves_the_job_queued_for_collect(roo
         def close_at_once(window) -> None:  # type: ignore[no-untyped-def]
             getattr(window.On, window.props["ID"]).Close({"who": "window"})
 
-        report, lines, _ = run_with_ui(resolve, settings, [fill(), close_at_once])
+        report, lines, _ = run_with_ui(resolve, settings, [fill(), close_at_once, reader([])])
     finally:
         daemon.stop()
 

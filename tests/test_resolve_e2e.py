@@ -1,8 +1,9 @@
 """The menu scripts end to end: fake Resolve, real daemon on loopback (preview engine), real media files.
 
 Each test checks where the restored clip lands (record frame, length, track or take), which
-source frames it shows (read back through the fake's timecode-absolute source frames), and that
-the restored media really holds those frames (every test frame shows its own index as bars).
+source frames it shows (file-relative frames of the restored media; the same timecode as the
+original), and that the restored media really holds those frames (every test frame shows its own
+index as bars).
 """
 
 from __future__ import annotations
@@ -61,14 +62,17 @@ def test_23976_clip_with_start_tc_trimmed_with_handles_comes_back_as_a_take(root
     item = timeline.fake_place(clip, start=10, count=20, record=86400 + 48)
     timeline.fake_select(item)
     before = (item.GetStart(), item.GetEnd(), item.GetSourceStartFrame(), item.GetSourceEndFrame())
-    assert before == (86448, 86468, 86410, 86430)  # source frames are timecode-absolute at 01:00:00:00
+    assert before == (86448, 86468, 10, 30)  # source frames count from the file's first frame
+    seconds = item.GetSourceStartTime()
 
     report, lines = run(RESTORE, resolve, write_settings(root, daemon.address))
 
     assert report.ok, lines
     restored = item.GetMediaPoolItem()
     assert restored is not clip and item.GetTakesCount() == 2 and item.GetSelectedTakeIndex() == 2
-    assert (item.GetStart(), item.GetEnd(), item.GetSourceStartFrame(), item.GetSourceEndFrame()) == before
+    assert (item.GetStart(), item.GetEnd(), item.GetSourceStartFrame(), item.GetSourceEndFrame()) == (
+        86448, 86468, 4, 24)  # the restored file starts 4 handle frames earlier...
+    assert item.GetSourceStartTime() == pytest.approx(seconds)  # ...at the same timecode
     bins = {f.GetName(): f for f in resolve.project.pool.GetRootFolder().GetSubFolderList()}
     assert restored in bins["VividVR Restored"].GetClipList()
     assert resolve.project.pool.GetCurrentFolder() is resolve.project.pool.GetRootFolder()
@@ -95,7 +99,7 @@ def test_track_placement_skips_an_occupied_track_and_keeps_record_frame_and_leng
     assert timeline.GetItemListInTrack("video", 2) == [blocker]
     (placed,) = timeline.GetItemListInTrack("video", 3)
     assert (placed.GetStart(), placed.GetDuration()) == (item.GetStart(), item.GetDuration())
-    assert (placed.GetSourceStartFrame(), placed.GetSourceEndFrame()) == (86402, 86418)
+    assert (placed.GetSourceStartFrame(), placed.GetSourceEndFrame()) == (2, 18)
     assert item.GetMediaPoolItem() is clip and item.GetTakesCount() == 0
     assert placed.GetMediaPoolItem().frames == 40  # handles clamped to the media: 2 before, 22 after
     assert_shows(placed, 0, list(range(2, 18)))
@@ -107,14 +111,15 @@ def test_clip_whose_rate_differs_from_the_timeline(root: Path, daemon) -> None:
     clip = resolve.project.pool.ImportMedia([movie(root, "pal.mov", Fraction(25), frames=48)])[0]
     item = timeline.fake_place(clip, start=8, count=26, record=86400)
     timeline.fake_select(item)
-    # 25 fps source frames are timecode-absolute on its own clock (01:00:00:00 = 90000); end inclusive
+    # 25 fps source frames count from the file's first frame on its own clock; end inclusive
     before = (item.GetStart(), item.GetDuration(), item.GetSourceStartFrame(), item.GetSourceEndFrame())
-    assert before == (86400, 25, 90008, 90033)
+    assert before == (86400, 25, 8, 33)
 
     report, lines = run(RESTORE, resolve, write_settings(root, daemon.address))
 
     assert report.ok, lines
-    assert (item.GetStart(), item.GetDuration(), item.GetSourceStartFrame(), item.GetSourceEndFrame()) == before
+    assert (item.GetStart(), item.GetDuration(), item.GetSourceStartFrame(), item.GetSourceEndFrame()) == (
+        86400, 25, 4, 29)
     assert item.GetMediaPoolItem().GetClipProperty("Start TC") == "01:00:00:04"
     assert_shows(item, 0, list(range(8, 34)))
 
@@ -126,14 +131,15 @@ def test_exr_sequence_clip_comes_back_as_a_sequence(root: Path, daemon) -> None:
         [{"FilePath": str(pattern).replace("####", "%04d"), "StartIndex": 1001, "EndIndex": 1030}])[0]
     item = timeline.fake_place(clip, start=5, count=15, record=86400 + 100)
     timeline.fake_select(item)
-    before = (item.GetStart(), item.GetEnd(), item.GetSourceStartFrame(), item.GetSourceEndFrame())
+    before = (item.GetStart(), item.GetEnd())
 
     report, lines = run(RESTORE, resolve, write_settings(root, daemon.address, output_format="exr"))
 
     assert report.ok, lines
     restored = item.GetMediaPoolItem()
     assert restored.GetClipProperty("File Path").endswith(".[1002-1024].exr")  # files numbered as the source
-    assert (item.GetStart(), item.GetEnd(), item.GetSourceStartFrame(), item.GetSourceEndFrame()) == before
+    assert (item.GetStart(), item.GetEnd()) == before
+    assert (item.GetSourceStartFrame(), item.GetSourceEndFrame()) == (4, 19)
     assert_shows(item, 1002, list(range(5, 20)))
 
 
@@ -149,8 +155,8 @@ def test_two_selected_clips_each_come_back_in_place(root: Path, daemon) -> None:
 
     assert report.ok, lines
     assert [o.status for o in report.outcomes] == ["restored", "restored"]
-    assert (a.GetSourceStartFrame(), a.GetSourceEndFrame()) == (86400, 86412)
-    assert (b.GetSourceStartFrame(), b.GetSourceEndFrame()) == (864020, 864030)
+    assert (a.GetSourceStartFrame(), a.GetSourceEndFrame()) == (0, 12)
+    assert (b.GetSourceStartFrame(), b.GetSourceEndFrame()) == (4, 14)
     assert_shows(a, 0, list(range(0, 12)))
     assert_shows(b, 0, list(range(20, 30)))
     assert a.GetMediaPoolItem().GetClipProperty("Start TC") == "01:00:00:00"  # no handle before frame 0
@@ -178,7 +184,7 @@ def test_queue_then_collect_brings_finished_jobs_back(root: Path, daemon) -> Non
 
     assert report.ok, lines
     assert [o.status for o in report.outcomes] == ["restored"]
-    assert item.GetMediaPoolItem() is not clip and item.GetSourceStartFrame() == 86406
+    assert item.GetMediaPoolItem() is not clip and item.GetSourceStartFrame() == 4
     assert_shows(item, 0, list(range(6, 20)))
     (marker,) = item.GetMarkers().values()
     assert json.loads(marker["customData"])["vividvr"]["state"] == "restored"

@@ -14,9 +14,11 @@ from vividvr_resolve.editorial import (
     ClipMedia,
     ItemFacts,
     Restored,
+    SourceReadings,
     Span,
     Unusable,
     clamp_handles,
+    correction,
     first_free_track,
     item_span,
     otio_clip,
@@ -31,10 +33,14 @@ MOVIE = ClipMedia("plate.mov", "/media/plate.mov", "movie", 0, 100, NTSC, "01:00
 PAL = ClipMedia("pal.mov", "/media/pal.mov", "movie", 0, 100, Fraction(25), "01:00:00:00")
 SEQUENCE = ClipMedia("shot.[1001-1100].exr", "/plates/shot.####.exr", "sequence", 1001, 100, Fraction(24),
                      "00:00:41:17")
+TIME_OF_DAY = ClipMedia("tod.mov", "/media/tod.mov", "movie", 0, 400, Fraction(30000, 1001), "04:18:37;25")
 
 
-def facts(media: ClipMedia, record: tuple[int, int], source: tuple[int, int]) -> ItemFacts:
-    return ItemFacts("id", media.name, 1, record[0], record[1], source[0], source[1], media)
+def facts(media: ClipMedia, record: tuple[int, int], source: tuple[int, int], shown: tuple[int, int],
+          seconds: float | None = None) -> ItemFacts:
+    """An item whose source frames read `source` and whose left/right offsets show media frames [shown)."""
+    readings = SourceReadings(source[0], source[1], shown[0], media.frames - shown[1], seconds)
+    return ItemFacts("id", media.name, 1, record[0], record[1], readings, media)
 
 
 @pytest.mark.parametrize(("label", "rate"), [
@@ -45,14 +51,44 @@ def test_rates_as_resolve_prints_them_are_exact(label: str, rate: Fraction) -> N
     assert parse_rate(label) == rate
 
 
-def test_same_rate_source_end_is_exclusive_and_timecode_absolute() -> None:
-    span = item_span(facts(MOVIE, (86448, 86468), (86410, 86430)), NTSC, handles=8)
+def test_same_rate_source_end_is_exclusive_and_file_relative_whatever_the_start_timecode() -> None:
+    seconds = (86400 + 10) / float(NTSC)  # GetSourceStartTime: timecode space
+    span = item_span(facts(MOVIE, (86448, 86468), (10, 30), (10, 30), seconds), NTSC, handles=8)
     assert span == Span(offset=10, count=20, before=8, after=8)
 
 
+def test_drop_frame_time_of_day_media_reads_as_hosts_md_measured() -> None:
+    """hosts.md: media at 04:18:37;25, GetSourceStartTime 15527.812 s, GetSourceStartFrame 300."""
+    df = ClipMedia("tod.mov", "/m/tod.mov", "movie", 0, 400, Fraction(30000, 1001), "04:18:37;25")
+    span = item_span(facts(df, (0, 20), (300, 320), (300, 320), 15527.812), Fraction(30000, 1001), handles=0)
+    assert (span.offset, span.count) == (300, 20)
+
+
 def test_other_rate_source_end_is_inclusive() -> None:
-    span = item_span(facts(PAL, (86400, 86425), (90008, 90033)), Fraction(24), handles=0)
+    span = item_span(facts(PAL, (86400, 86425), (8, 33), (8, 34)), Fraction(24), handles=0)
     assert (span.offset, span.count) == (8, 26)
+
+
+def test_other_rate_clip_played_frame_for_frame_is_not_taken_for_a_retime() -> None:
+    span = item_span(facts(PAL, (86400, 86426), (8, 33), (8, 34)), Fraction(24), handles=0)
+    assert (span.offset, span.count) == (8, 26)
+
+
+def test_a_one_frame_slip_of_the_source_frames_is_tolerated_and_left_offset_wins() -> None:
+    span = item_span(facts(MOVIE, (0, 20), (11, 31), (10, 30), (86400 + 10) / float(NTSC)), NTSC, handles=0)
+    assert (span.offset, span.count) == (10, 20)
+
+
+@pytest.mark.parametrize(("source", "seconds", "named"), [
+    ((86410, 86430), (86400 + 10) / float(NTSC), "GetSourceStartFrame: frame 86410"),  # timecode-absolute frames
+    ((10, 30), 10 / float(NTSC), "GetSourceStartTime minus its Start TC 01:00:00:00: frame -86390"),  # file seconds
+    ((13, 33), (86400 + 10) / float(NTSC), "GetSourceStartFrame: frame 13"),
+])
+def test_readings_that_disagree_beyond_the_slip_are_refused_naming_them(source: tuple[int, int], seconds: float,
+                                                                        named: str) -> None:
+    with pytest.raises(Unusable, match="reports two different source ranges") as refused:
+        item_span(facts(MOVIE, (0, 20), source, (10, 30), seconds), NTSC, 0)
+    assert named in str(refused.value) and "Start TC" in str(refused.value)
 
 
 def test_handles_are_clamped_to_the_media() -> None:
@@ -63,13 +99,21 @@ def test_handles_are_clamped_to_the_media() -> None:
 
 def test_reversed_and_retimed_items_are_refused_with_the_reason() -> None:
     with pytest.raises(Unusable, match="reversed"):
-        item_span(facts(MOVIE, (0, 20), (86430, 86410)), NTSC, 0)
+        item_span(facts(MOVIE, (0, 20), (30, 10), (10, 30)), NTSC, 0)
     with pytest.raises(Unusable, match="retimed"):
-        item_span(facts(MOVIE, (0, 10), (86410, 86430)), NTSC, 0)  # 20 source frames in 10 record frames
+        item_span(facts(MOVIE, (0, 10), (10, 30), (10, 30)), NTSC, 0)  # 20 source frames in 10 record frames
 
 
-@pytest.mark.parametrize(("media", "rate", "offset"), [(MOVIE, NTSC, 10), (PAL, Fraction(24), 8),
-                                                       (PAL, Fraction(30), 8), (SEQUENCE, Fraction(24), 5)])
+def test_a_call_one_frame_off_is_corrected_once_anything_else_is_not() -> None:
+    assert correction((4, 10), (4, 11), (4, 10)) == (4, 9)  # end taken as inclusive
+    assert correction((4, 10), (3, 9), (4, 10)) == (5, 11)  # counted from 1
+    assert correction((4, 10), (0, 30), (4, 10)) is None  # the whole clip
+
+
+@pytest.mark.parametrize(("media", "rate", "offset"), [
+    (MOVIE, NTSC, 10), (PAL, Fraction(24), 8), (PAL, Fraction(30), 8), (SEQUENCE, Fraction(24), 5),
+    (TIME_OF_DAY, Fraction(30000, 1001), 300), (TIME_OF_DAY, Fraction(24), 300),  # ;25 has no label at 24 fps
+])
 def test_daemon_reads_our_clip_as_the_same_media_frames(media: ClipMedia, rate: Fraction, offset: int) -> None:
     clip = parse_clip(otio_clip(media, Span(offset, 15, 2, 2), rate))
     start = source_offset(clip.source_start, clip.source_rate, clip.available_start, clip.media_rate)

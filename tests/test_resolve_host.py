@@ -12,7 +12,8 @@ from fakes.resolve import FakeBmd, FakeResolve
 from media_patterns import write_movie
 from resolve_support import new_project
 
-from vividvr_resolve.host import HostError, ResolveHost, find_resolve
+from vividvr_resolve.editorial import Unusable
+from vividvr_resolve.host import HostError, ResolveHost, clip_media, find_resolve
 
 
 def test_resolve_is_found_as_global_then_bmd_then_davinciresolvescript(monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -34,7 +35,7 @@ def test_a_dropped_append_is_an_error_not_silence(tmp_path: Path) -> None:
     clip = resolve.project.pool.ImportMedia([str(movie)])[0]
     timeline.fake_place(clip, 0, 10, 86400)
     with pytest.raises(HostError, match="dropped the restored clip at frame 86405 on V1"):
-        ResolveHost(resolve).append(timeline, clip, 0, 5, 1, 86405)
+        ResolveHost(resolve).append(timeline, clip, 0, 5, 1, 86405, 5, Fraction(24))
 
 
 def test_append_to_another_timeline_leaves_the_current_one_current(tmp_path: Path) -> None:
@@ -42,6 +43,16 @@ def test_append_to_another_timeline_leaves_the_current_one_current(tmp_path: Pat
     other = resolve.project.pool.CreateEmptyTimeline("other")
     movie = write_movie(tmp_path / "p.mov", "mjpeg", Fraction(24), 20, pix_fmt="yuvj420p")
     clip = resolve.project.pool.ImportMedia([str(movie)])[0]
-    placed = ResolveHost(resolve).append(other, clip, 2, 7, 2, 86400)
+    placed = ResolveHost(resolve).append(other, clip, 2, 7, 2, 86400, 5, Fraction(24))
     assert resolve.project.GetCurrentTimeline() is current
     assert placed.GetTrackTypeAndIndex() == ["video", 2] and placed.GetDuration() == 5
+
+
+def test_a_start_timecode_that_cannot_be_read_is_refused_with_what_to_do(tmp_path: Path) -> None:
+    resolve, _ = new_project(Fraction(24))
+    movie = write_movie(tmp_path / "p.mov", "mjpeg", Fraction(24), 5, pix_fmt="yuvj420p")
+    clip = resolve.project.pool.ImportMedia([str(movie)])[0]
+    for label in ("", "01:00:00:30", "01:00:00;00"):  # none, frame 30 at 24 fps, drop-frame at 24 fps
+        clip.properties["Start TC"] = label
+        with pytest.raises(Unusable, match=r"start timecode .* cannot be read at 24 fps; set its Start TC"):
+            clip_media(clip)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from daemon_support import start_daemon
+from fakes.resolve import FakeTool
 from media_patterns import write_exr_sequence, write_movie
 from resolve_support import load_script, new_project, shown_indices, write_settings
 
@@ -15,16 +16,6 @@ from vividvr_client.client import DaemonClient
 from vividvr_resolve.host import loader_source
 
 TOOL = "Restore with Vivid-VR (Fusion Tool).py"
-
-
-class FakeTool:
-    """A Fusion tool: GetAttrs() answers Lua tables as dicts keyed from 1."""
-
-    def __init__(self, attrs: dict) -> None:
-        self.attrs = attrs
-
-    def GetAttrs(self) -> dict:
-        return dict(self.attrs)
 
 
 @pytest.fixture
@@ -58,7 +49,7 @@ def test_media_in_node_restores_the_clip_open_on_the_fusion_page(root: Path) -> 
         daemon.stop()
 
     assert report.ok, lines
-    assert item.GetTakesCount() == 2 and (item.GetSourceStartFrame(), item.GetSourceEndFrame()) == (86403, 86412)
+    assert item.GetTakesCount() == 2 and (item.GetSourceStartFrame(), item.GetSourceEndFrame()) == (3, 12)
 
 
 def test_loader_node_restores_its_trimmed_file_into_the_bin(root: Path) -> None:

@@ -1,27 +1,18 @@
 """A fake DaVinci Resolve scripting API, written from ../shared/design/hosts.md, traps included.
 
-Documented behaviour (BMD README) and measured traps (LEDGER) that this fake makes real:
+Every host behaviour the plugin depends on is one switch of `Conventions` (per FakeResolve), so a
+test can flip any of them and see whether the plugin still lands frame-exact or refuses cleanly.
+Documented (BMD README) or measured (LEDGER) behaviour is the default; where hosts.md is silent
+the default is the plugin's first guess and the switch gives the other reading.
+
+Always on (not switchable):
 - The Python bridge fabricates a callable for ANY attribute name (calling it answers None), so
   `hasattr` proves nothing; `dir()` lists only the real methods.
 - `Timeline.GetSelectedClips` exists only on newer releases (`version >= (21, 0, 4)`).
-- `AppendToTimeline`: `endFrame` is exclusive; an item overlapping an existing one on its track is
-  silently dropped (absent from the returned list, nothing raised).
-- `ImportMedia` puts clips in the *current* folder; image sequences come in only as
-  {"FilePath": "name.%04d.exr", "StartIndex": a, "EndIndex": b}.
-- Source frames are timecode-absolute (media at 01:00:00:00, 24 fps, starts at 86400), counted
-  at the clip's own rate; `GetSourceEndFrame` is exclusive when the clip's rate equals the
-  timeline's and inclusive when they differ.
-- `SetClipColor` accepts only the 16 documented names.
-
-Where hosts.md is silent this fake has to assume, and says so (the plugin's adapter makes the
-same assumption in one place, so a correction is one line there and one here):
-- ASSUMED: `AppendToTimeline` and `AddTake` count `startFrame`/`endFrame` from the clip's first
-  frame (0-based), `endFrame` exclusive for both; `recordFrame` is an absolute timeline frame.
-- ASSUMED: a clip of another rate plays at real speed: timeline frames = media frames x
-  timeline rate / clip rate, rounded.
-- ASSUMED: an image sequence's "File Path" reads `dir/name.[1001-1040].exr`; without embedded
-  timecode its "Start TC" labels its first file number.
-- ASSUMED: a selected take replaces what the item shows and what `GetMediaPoolItem` returns.
+- `SetClipColor` accepts only the 16 documented names; an overlapping append is dropped silently.
+- `GetSourceStartFrame/EndFrame` count from the media file's first frame (0) whatever its start
+  timecode; `GetSourceStartTime/EndTime` are seconds in the media's timecode space (LEDGER).
+- `GetTakeByIndex` answers `startFrame`/`endFrame` as they were given to `AddTake` (BMD).
 
 Everything the tests need that is not API (building the project, selecting, moving the
 playhead) is a `fake_*` method, so it cannot be mistaken for Resolve's.
@@ -31,6 +22,7 @@ from __future__ import annotations
 
 import itertools
 import os
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
@@ -44,6 +36,29 @@ MARKER_COLORS = ("Blue", "Cyan", "Green", "Yellow", "Red", "Pink", "Purple", "Fu
                  "Mint", "Lemon", "Sand", "Cocoa", "Cream")
 MOVIE_EXTENSIONS = (".mov", ".mp4", ".mxf", ".avi", ".mkv")
 _ids = itertools.count(1)
+
+
+@dataclass
+class Conventions:
+    """One switch per host behaviour; the defaults are hosts.md's (or the plugin's first guess where it is silent)."""
+
+    # MEASURED (LEDGER)
+    source_frame_slip: int = 0  # GetSourceStartFrame/EndFrame off GetLeftOffset by this (seen: 1)
+    source_end_inclusive_when_rates_differ: bool = True  # exclusive when the rates match
+    import_into: str = "current"  # ImportMedia lands in the current bin; "root" ignores SetCurrentFolder
+    # ASSUMED (hosts.md is silent)
+    append_base: int = 0  # AppendToTimeline startFrame/endFrame count from this media index
+    take_base: int = 0  # AddTake start/end count from this media index
+    take_end: str = "exclusive"  # AddTake's end: "exclusive" or "inclusive"
+    take_range: str = "as asked"  # "whole clip": AddTake ignores start/end (its documented default extents)
+    sequence_path: str = "brackets"  # "File Path" of a sequence: dir/name.[1001-1100].exr, or "printf" name.%04d.exr
+    other_rate: str = "real speed"  # a clip of another rate: "real speed" or "frame for frame" on the timeline
+    marker_origin: str = "item"  # AddMarker's frame counts from the item's first frame, or "media": the file's
+    clip_color_sticks: bool = True  # SetClipColor's True means the colour shows
+
+
+ASSUMED = {"append_base": 1, "take_base": 1, "take_end": "inclusive", "sequence_path": "printf",
+           "other_rate": "frame for frame", "marker_origin": "media"}  # the other reading of each guess
 
 
 def rate_label(rate: Fraction) -> str:
@@ -77,8 +92,10 @@ class FakeResolve(Bridge):
     EXPORT_OTIO = 17  # an enum value: the plugin must read it from the live object
     EXPORT_NONE = 0
 
-    def __init__(self, version: tuple[int, int, int] = (21, 0, 4), timeline_rate: Fraction = Fraction(24)) -> None:
+    def __init__(self, version: tuple[int, int, int] = (21, 0, 4), timeline_rate: Fraction = Fraction(24),
+                 conventions: Conventions | None = None) -> None:
         self.version = version
+        self.conventions = conventions or Conventions()
         self.project = FakeProject(self, timeline_rate)
         self.changes = 0  # every successful mutating call adds one: "nothing changed" is checkable
 
@@ -186,20 +203,47 @@ class FakeMediaPool(Bridge):
 
     def ImportMedia(self, items: list) -> list[FakeMediaPoolItem]:
         """Into the current folder: a dict is an image sequence, a path a movie (one sequence file is skipped)."""
+        conventions = self.project.resolve.conventions
+        into = self.current if conventions.import_into == "current" else self.root
         imported = []
         for entry in items:
             if isinstance(entry, dict):
                 item = FakeMediaPoolItem.sequence(entry["FilePath"], entry["StartIndex"], entry["EndIndex"],
-                                                  self.project.rate)
+                                                  self.project.rate, conventions.sequence_path)
             elif os.path.isfile(entry) and os.path.splitext(entry)[1].lower() in MOVIE_EXTENSIONS:
                 item = FakeMediaPoolItem.movie(entry)
             else:
                 continue
-            self.current.clips.append(item)
+            into.clips.append(item)
             imported.append(item)
         if imported:
             self.project.resolve.fake_changed()
         return imported
+
+    def fake_folders(self) -> list[FakeFolder]:
+        found, stack = [], [self.root]
+        while stack:
+            folder = stack.pop()
+            found.append(folder)
+            stack.extend(folder.folders)
+        return found
+
+    def MoveClips(self, clips: list, target: FakeFolder) -> bool:
+        for clip in clips:
+            for folder in self.fake_folders():
+                if clip in folder.clips:
+                    folder.clips.remove(clip)
+            target.clips.append(clip)
+        self.project.resolve.fake_changed()
+        return True
+
+    def DeleteClips(self, clips: list) -> bool:
+        for clip in clips:
+            for folder in self.fake_folders():
+                if clip in folder.clips:
+                    folder.clips.remove(clip)
+        self.project.resolve.fake_changed()
+        return True
 
     def CreateEmptyTimeline(self, name: str) -> FakeTimeline:
         timeline = FakeTimeline(self.project, name)
@@ -214,7 +258,8 @@ class FakeMediaPool(Bridge):
             if not isinstance(info, dict) or timeline is None or info.get("mediaType", 1) != 1:
                 continue
             mpi = info["mediaPoolItem"]
-            start, end = int(info["startFrame"]), int(info["endFrame"])  # endFrame exclusive
+            base = self.project.resolve.conventions.append_base
+            start, end = int(info["startFrame"]) - base, int(info["endFrame"]) - base  # endFrame exclusive
             if not 0 <= start < end <= mpi.frames:
                 continue
             track = int(info.get("trackIndex", 1))
@@ -248,13 +293,16 @@ class FakeMediaPoolItem(Bridge):
         return cls._with_properties(os.path.basename(path), path, "Video", frames, info.fps, start_tc, info)
 
     @classmethod
-    def sequence(cls, pattern: str, first: int, last: int, project_rate: Fraction) -> FakeMediaPoolItem:
+    def sequence(cls, pattern: str, first: int, last: int, project_rate: Fraction,
+                 path_form: str = "brackets") -> FakeMediaPoolItem:
         info = probe(pattern)
         rate = project_rate  # a sequence plays at the project rate unless its clip attributes say otherwise
         start_tc = info.start_timecode or format_timecode(first, rate)
         parsed = parse_pattern(pattern)
-        name = f"{parsed.prefix}[{first}-{last}]{parsed.suffix}"
-        return cls._with_properties(name, os.path.join(parsed.directory, name), "Video", last - first + 1, rate,
+        width = parsed.padding
+        name = f"{parsed.prefix}[{first:0{width}d}-{last:0{width}d}]{parsed.suffix}"
+        shown = name if path_form == "brackets" else f"{parsed.prefix}%0{parsed.padding}d{parsed.suffix}"
+        return cls._with_properties(name, os.path.join(parsed.directory, shown), "Video", last - first + 1, rate,
                                     start_tc, info)
 
     @classmethod
@@ -281,6 +329,18 @@ class FakeMediaPoolItem(Bridge):
 
     def GetClipProperty(self, key: str | None = None) -> Any:
         return dict(self.properties) if key is None else self.properties.get(key, "")
+
+    def SetClipProperty(self, key: str, value: str) -> bool:
+        """Clip attributes an editor may change before editing: "FPS" and "Start TC"."""
+        if key == "FPS":
+            self.rate = Fraction(value).limit_denominator(1001)
+            self.properties["FPS"] = rate_label(self.rate)
+        elif key == "Start TC":
+            parse_timecode(value, self.rate)
+            self.start_tc = self.properties["Start TC"] = value
+        else:
+            return False
+        return True
 
     def GetMetadata(self, key: str | None = None) -> Any:
         return dict(self.metadata) if key is None else self.metadata.get(key, "")
@@ -339,8 +399,9 @@ class FakeTimeline(Bridge):
         """Put `count` media frames from 0-based `start` at `record`, as an editor would (must not be dropped)."""
         while track > len(self.tracks):
             self.tracks.append([])
-        placed = self.project.pool.AppendToTimeline([{"mediaPoolItem": mpi, "startFrame": start,
-                                                      "endFrame": start + count, "recordFrame": record,
+        base = self.project.resolve.conventions.append_base
+        placed = self.project.pool.AppendToTimeline([{"mediaPoolItem": mpi, "startFrame": start + base,
+                                                      "endFrame": start + count + base, "recordFrame": record,
                                                       "trackIndex": track, "mediaType": 1}])
         assert placed, "the test timeline overlaps itself"
         return placed[0]
@@ -375,6 +436,24 @@ class FakeTimeline(Bridge):
         self.tracks.append([])
         self.project.resolve.fake_changed()
         return True
+
+    def DeleteTrack(self, track_type: str, index: int) -> bool:
+        if track_type != "video" or not 1 <= index <= len(self.tracks) or len(self.tracks) == 1:
+            return False
+        del self.tracks[index - 1]
+        for number, track in enumerate(self.tracks, 1):
+            for item in track:
+                item.track = number
+        self.project.resolve.fake_changed()
+        return True
+
+    def DeleteClips(self, items: list, ripple: bool = False) -> bool:
+        gone = [i for i in items if any(i in track for track in self.tracks)]
+        for item in gone:
+            self.tracks[item.track - 1].remove(item)
+        if gone:
+            self.project.resolve.fake_changed()
+        return bool(gone)
 
     def GetItemListInTrack(self, track_type: str, index: int) -> list[FakeTimelineItem] | None:
         if track_type != "video" or not 1 <= index <= len(self.tracks):
@@ -417,8 +496,12 @@ class FakeTimelineItem(Bridge):
     def fake_generator(cls, timeline: FakeTimeline, name: str, record: int, duration: int) -> FakeTimelineItem:
         return cls(timeline, None, 0, duration, record, 1, name=name, duration=duration)
 
+    @property
+    def _conventions(self) -> Conventions:
+        return self.timeline.project.resolve.conventions
+
     def _timeline_frames(self, media_frames: int) -> int:
-        if self.mpi is None:
+        if self.mpi is None or self._same_rate() or self._conventions.other_rate == "frame for frame":
             return media_frames
         return round(media_frames * self.timeline.rate / self.mpi.rate)
 
@@ -428,10 +511,6 @@ class FakeTimelineItem(Bridge):
     @property
     def end(self) -> int:
         return self.start + self.duration
-
-    def _source_base(self) -> int:
-        assert self.mpi is not None
-        return parse_timecode(self.mpi.start_tc, self.mpi.rate)  # timecode-absolute (LEDGER)
 
     def GetName(self) -> str:
         return self.name
@@ -458,13 +537,26 @@ class FakeTimelineItem(Bridge):
         return self.mpi.frames - self.media_start - self.media_count if self.mpi else 0
 
     def GetSourceStartFrame(self) -> int | None:
-        return self._source_base() + self.media_start if self.mpi else None
+        """File-relative: 0 is the media's first frame whatever its start timecode (LEDGER), maybe slipped."""
+        return self.media_start + self._conventions.source_frame_slip if self.mpi else None
 
     def GetSourceEndFrame(self) -> int | None:
         if self.mpi is None:
             return None
-        exclusive = self._source_base() + self.media_start + self.media_count
-        return exclusive if self._same_rate() else exclusive - 1  # inclusive when rates differ (LEDGER)
+        exclusive = self.media_start + self.media_count + self._conventions.source_frame_slip
+        inclusive = not self._same_rate() and self._conventions.source_end_inclusive_when_rates_differ
+        return exclusive - 1 if inclusive else exclusive  # LEDGER
+
+    def _timecode_seconds(self, index: int) -> float:
+        assert self.mpi is not None
+        return (parse_timecode(self.mpi.start_tc, self.mpi.rate) + index) / float(self.mpi.rate)
+
+    def GetSourceStartTime(self) -> float | None:
+        """Seconds in the media's timecode space (LEDGER: 04:18:37;25 media read 15527.812)."""
+        return self._timecode_seconds(self.media_start) if self.mpi else None
+
+    def GetSourceEndTime(self) -> float | None:
+        return self._timecode_seconds(self.media_start + self.media_count) if self.mpi else None
 
     def GetTrackTypeAndIndex(self) -> list:
         return ["video", self.track]
@@ -472,15 +564,20 @@ class FakeTimelineItem(Bridge):
     def SetClipColor(self, name: str) -> bool:
         if name not in CLIP_COLORS:
             return False
-        self.color = name
+        if self._conventions.clip_color_sticks:
+            self.color = name
         self.timeline.project.resolve.fake_changed()
         return True
 
     def GetClipColor(self) -> str:
         return self.color
 
+    def _marker_shift(self) -> int:
+        return self.media_start if self._conventions.marker_origin == "media" else 0
+
     def AddMarker(self, frame: int, color: str, name: str, note: str, duration: int, custom_data: str = "") -> bool:
-        if color not in MARKER_COLORS or frame in self.markers or not 0 <= frame < self.duration:
+        on_item = frame - self._marker_shift()
+        if color not in MARKER_COLORS or frame in self.markers or not 0 <= on_item < self.duration:
             return False
         self.markers[frame] = {"color": color, "duration": duration, "note": note, "name": name,
                                "customData": custom_data}
@@ -496,14 +593,27 @@ class FakeTimelineItem(Bridge):
         self.timeline.project.resolve.fake_changed()
         return True
 
+    # -- takes: the API's startFrame/endFrame <-> the media frames a take shows, per the conventions
+
+    def _take_frames(self, start: int, end: int) -> tuple[int, int]:
+        """(first media index, count) a take given (start, end) shows."""
+        c = self._conventions
+        return start - c.take_base, end - start + (1 if c.take_end == "inclusive" else 0)
+
+    def _take_args(self, first: int, count: int) -> tuple[int, int]:
+        c = self._conventions
+        return first + c.take_base, first + c.take_base + count - (1 if c.take_end == "inclusive" else 0)
+
     def AddTake(self, mpi: FakeMediaPoolItem, start: int | None = None, end: int | None = None) -> bool:
-        start = 0 if start is None else int(start)
-        end = mpi.frames if end is None else int(end)  # exclusive (ASSUMED, as AppendToTimeline)
-        if self.mpi is None or not 0 <= start < end <= mpi.frames:
+        if self._conventions.take_range == "whole clip" or start is None or end is None:
+            start, end = self._take_args(0, mpi.frames)  # the documented default: the full clip extents
+        start, end = int(start), int(end)
+        first, count = self._take_frames(start, end)
+        if self.mpi is None or count <= 0 or not 0 <= first <= first + count <= mpi.frames:
             return False
         if not self.takes:  # the selector starts with the item's own media as take 1
-            self.takes.append({"mediaPoolItem": self.mpi, "startFrame": self.media_start,
-                               "endFrame": self.media_start + self.media_count})
+            own_start, own_end = self._take_args(self.media_start, self.media_count)
+            self.takes.append({"mediaPoolItem": self.mpi, "startFrame": own_start, "endFrame": own_end})
             self.selected_take = 1
         self.takes.append({"mediaPoolItem": mpi, "startFrame": start, "endFrame": end})
         self.timeline.project.resolve.fake_changed()
@@ -519,12 +629,31 @@ class FakeTimelineItem(Bridge):
         return self.selected_take
 
     def SelectTakeByIndex(self, index: int) -> bool:
+        """ASSUMED: the selected take is what the item shows (its media, frames and length)."""
         if not 1 <= index <= len(self.takes):
             return False
         take = self.takes[index - 1]
         self.selected_take = index
-        self.mpi, self.media_start = take["mediaPoolItem"], take["startFrame"]
-        self.media_count = take["endFrame"] - take["startFrame"]
+        self.mpi = take["mediaPoolItem"]
+        self.media_start, self.media_count = self._take_frames(take["startFrame"], take["endFrame"])
+        self.duration = self._timeline_frames(self.media_count)
+        self.timeline.project.resolve.fake_changed()
+        return True
+
+    def DeleteTakeByIndex(self, index: int) -> bool:
+        if not 1 <= index <= len(self.takes) or index == self.selected_take:
+            return False
+        del self.takes[index - 1]
+        if self.selected_take > index:
+            self.selected_take -= 1
+        self.timeline.project.resolve.fake_changed()
+        return True
+
+    def FinalizeTake(self) -> bool:
+        """Keeps the selected take and removes the take selector."""
+        if not self.takes:
+            return False
+        self.takes, self.selected_take = [], 0
         self.timeline.project.resolve.fake_changed()
         return True
 
@@ -625,8 +754,11 @@ class FakeDispatcher:
         self.actors = actors  # one callable per window, in the order windows are shown: the person
         self.running = False
 
-    def AddWindow(self, props: dict, root: FakeWidget) -> FakeWindow:
-        window = FakeWindow(props, root)
+    def AddWindow(self, props: dict, children: list) -> FakeWindow:
+        """hosts.md: `disp.AddWindow({...}, [...])`: window properties, then a list of widgets."""
+        assert isinstance(props, dict) and isinstance(children, list), "AddWindow takes ({...}, [...])"
+        assert all(isinstance(c, FakeWidget) for c in children), "AddWindow's list holds UIManager widgets"
+        window = FakeWindow(props, FakeWidget("VGroup", children))
         self.windows.append(window)
         return window
 
@@ -635,6 +767,8 @@ class FakeDispatcher:
 
         window = self.windows[-1]
         actor = self.actors.pop(0) if self.actors else None
+        if actor is None and not any(getattr(t, "running", False) for t in self.manager.timers):
+            raise AssertionError(f"window {window.props.get('WindowTitle')!r} waits for a person the test did not give")
         self.running = True
         deadline = time.monotonic() + 120
         while self.running and time.monotonic() < deadline:
@@ -664,6 +798,16 @@ class FakeBmd:
 
     def scriptapp(self, name: str) -> Any:
         return self.resolve if name == "Resolve" else None
+
+
+class FakeTool:
+    """A Fusion tool: GetAttrs() answers Lua tables as dicts keyed from 1."""
+
+    def __init__(self, attrs: dict) -> None:
+        self.attrs = attrs
+
+    def GetAttrs(self) -> dict:
+        return dict(self.attrs)
 
 
 class FakeFusion:

@@ -1,9 +1,10 @@
 """Frame arithmetic between a Resolve timeline item, its media, the daemon and the restored media.
 
 Pure functions over plain values read by `host.py`. Numbering used throughout:
-- *source frames*: what Resolve reports (`GetSourceStartFrame`), timecode-absolute at the clip's
-  own rate (media at 01:00:00:00, 24 fps, starts at 86400);
-- *media index*: 0-based position in the media file (what `AppendToTimeline`/`AddTake` take);
+- *media index*: 0-based position in the media file. `GetSourceStartFrame`/`GetSourceEndFrame`
+  and `GetLeftOffset` answer in it whatever the media's start timecode (hosts.md, LEDGER);
+- *timecode frames*: frames since 00:00:00:00 on the clip's clock. `GetSourceStartTime` (seconds)
+  and OTIO ranges answer in it (media at 01:00:00:00, 24 fps, starts at 86400);
 - *media number*: the daemon's frame numbers (an image sequence's file number; a movie's index).
 """
 
@@ -14,9 +15,10 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from vividvr_client.otio_json import clip_json, media_of, movie_reference, sequence_reference, split_pattern, time_range
-from vividvr_client.timecode import parse_timecode
+from vividvr_client.timecode import format_timecode, parse_timecode
 
 SAME_RATE = 1e-4  # relative: "23.976" and 24000/1001 are one clock
+SLIP = 1  # frames GetSourceStartFrame has been seen off GetLeftOffset (hosts.md, LEDGER)
 NTSC = {"23.976": Fraction(24000, 1001), "29.97": Fraction(30000, 1001), "47.952": Fraction(48000, 1001),
         "59.94": Fraction(60000, 1001), "119.88": Fraction(120000, 1001)}
 
@@ -64,8 +66,19 @@ class ClipMedia:
 
     @property
     def base(self) -> int:
-        """Source frame of media index 0 (source frames are timecode-absolute)."""
+        """Timecode frame of media index 0."""
         return parse_timecode(self.start_tc, self.rate)
+
+
+@dataclass(frozen=True)
+class SourceReadings:
+    """What a timeline item says about the media frames it shows, each reading in its own origin."""
+
+    start_frame: float  # GetSourceStartFrame: media index
+    end_frame: float  # GetSourceEndFrame: media index, exclusive when the rates match, inclusive when they differ
+    left_offset: float  # GetLeftOffset: media index of the first frame shown (measured exact)
+    right_offset: float  # GetRightOffset: media frames after the last one shown
+    start_seconds: float | None  # GetSourceStartTime: seconds in the media's timecode space; None if absent
 
 
 @dataclass(frozen=True)
@@ -77,8 +90,7 @@ class ItemFacts:
     track: int
     record_start: int
     record_end: int
-    source_start: int
-    source_end: int  # as reported: exclusive when the rates match, inclusive when they differ
+    source: SourceReadings
     media: ClipMedia
 
 
@@ -98,19 +110,57 @@ def clamp_handles(media: ClipMedia, offset: int, count: int, handles: int) -> Sp
     return Span(offset, count, min(handles, offset), min(handles, media.frames - offset - count))
 
 
+def shown_frames(item: ItemFacts, timeline_rate: Fraction) -> tuple[int, int]:
+    """(first media index, end exclusive) the item shows, or Unusable when Resolve's readings disagree.
+
+    `GetLeftOffset`/`GetRightOffset` give the range (left measured exact); `GetSourceStartFrame`/
+    `EndFrame` and `GetSourceStartTime` minus the clip's start timecode must agree with it within
+    the one-frame slip hosts.md records, else no reading can be trusted.
+    """
+    media, readings = item.media, item.source
+    same = same_clock(media.rate, timeline_rate)
+    end_frame = readings.end_frame if same else readings.end_frame + 1  # inclusive when the rates differ
+    if readings.start_frame >= end_frame:
+        raise Unusable("is reversed (plays backwards); restore its media without the reverse")
+    start, end = round(readings.left_offset), media.frames - round(readings.right_offset)
+    checks = [("GetSourceStartFrame", round(readings.start_frame), start),
+              ("GetSourceEndFrame", round(end_frame), end)]
+    if readings.start_seconds is not None:
+        from_timecode = round(readings.start_seconds * float(media.rate)) - media.base
+        checks.append((f"GetSourceStartTime minus its Start TC {media.start_tc}", from_timecode, start))
+    for name, got, want in checks:
+        if abs(got - want) > SLIP:
+            raise Unusable(
+                f"reports two different source ranges (GetLeftOffset/GetRightOffset: media frames {start}..{end - 1};"
+                f" {name}: frame {got}). Check the clip's Start TC and frame rate in Clip Attributes, or relink"
+                " its media, then try again; nothing was sent")
+    return start, end
+
+
 def item_span(item: ItemFacts, timeline_rate: Fraction, handles: int) -> Span:
     """The media frames a timeline item shows, with handles clamped to the media (hosts.md traps applied)."""
-    media = item.media
-    same = same_clock(media.rate, timeline_rate)
-    end = item.source_end if same else item.source_end + 1  # inclusive when the rates differ
-    if item.source_start >= end:
-        raise Unusable("is reversed (plays backwards); restore its media without the reverse")
-    count = end - item.source_start
-    duration = item.record_end - item.record_start
-    expected = duration if same else round(duration * media.rate / timeline_rate)
-    if abs(count - expected) > (0 if same else 1):
+    start, end = shown_frames(item, timeline_rate)
+    count, duration = end - start, item.record_end - item.record_start
+    if not plays_at_speed(count, duration, item.media.rate, timeline_rate):
         raise Unusable("is retimed (speed change); restore its media without the speed change")
-    return clamp_handles(media, item.source_start - media.base, count, handles)
+    return clamp_handles(item.media, start, count, handles)
+
+
+def plays_at_speed(count: int, duration: int, media_rate: Fraction, timeline_rate: Fraction) -> bool:
+    """`count` media frames in `duration` timeline frames is no speed change: frame for frame when the rates
+    match; when they differ, real speed (within a frame of rounding) or frame for frame (either reading)."""
+    if same_clock(media_rate, timeline_rate):
+        return count == duration
+    return count == duration or abs(count - round(duration * media_rate / timeline_rate)) <= 1
+
+
+def correction(asked: tuple[int, int], got: tuple[int, int], wanted: tuple[int, int]) -> tuple[int, int] | None:
+    """The (start, end) to ask instead when asking `asked` showed `got` rather than `wanted`: each end off by at
+    most one frame is an unmeasured counting convention and is corrected once; anything else is not."""
+    delta = (wanted[0] - got[0], wanted[1] - got[1])
+    if max(abs(d) for d in delta) > 1:
+        return None
+    return asked[0] + delta[0], asked[1] + delta[1]
 
 
 def otio_clip(media: ClipMedia, span: Span, timeline_rate: Fraction) -> str:
@@ -118,17 +168,21 @@ def otio_clip(media: ClipMedia, span: Span, timeline_rate: Fraction) -> str:
 
     The source range is written at the timeline's rate, as Resolve does: when the clip's rate
     differs its start is the clip's start timecode read on the timeline clock plus the offset.
+    A start label that clock cannot show (frame 25 at 24 fps) is written on the media's own clock.
     """
-    if same_clock(media.rate, timeline_rate):
-        start = media.base + span.offset
-    else:
-        start = parse_timecode(media.start_tc, timeline_rate) + span.offset
+    start, rate = media.base + span.offset, media.rate
+    if not same_clock(media.rate, timeline_rate):
+        try:
+            start = parse_timecode(format_timecode(media.base, media.rate), timeline_rate) + span.offset
+            rate = timeline_rate
+        except ValueError:
+            pass
     available = time_range(media.base, media.frames, media.rate)
     if media.kind == "sequence":
         reference = sequence_reference(media.name, media.path, media.first_number, media.rate, available)
     else:
         reference = movie_reference(media.name, media.path, available)
-    source = time_range(start, span.count, timeline_rate)
+    source = time_range(start, span.count, rate)
     return clip_json(media.name, reference, source, metadata={"Resolve_OTIO": {}})
 
 

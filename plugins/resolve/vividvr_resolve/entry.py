@@ -2,8 +2,9 @@
 
 Errors a person can act on (no project, nothing selected, no daemon, a bad setting) end the run
 with one clear line and leave the project as it was; each clip's outcome is reported on its own
-line. With a UI (Resolve's `fusion.UIManager`) and interactive settings a dialog asks first and
-shows progress; otherwise saved settings are used and lines go to the console.
+line. Every line goes to the console and the returned report; with a UI (Resolve's
+`fusion.UIManager`) and an attended run (interactive settings) a dialog asks first, shows progress,
+and every refusal and outcome is also shown in a window, since an artist rarely has the Console open.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from typing import Any
 from vividvr_client.client import DaemonError, describe, make_request
 from vividvr_resolve import workflow
 from vividvr_resolve.editorial import restored_media
-from vividvr_resolve.host import HostError, ResolveHost, find_resolve, loader_source, tool_attrs
-from vividvr_resolve.settings import PluginSettings, SettingsProblem, load, save
+from vividvr_resolve.host import HostError, ResolveHost, Ui, find_resolve, loader_source, tool_attrs
+from vividvr_resolve.settings import NONINTERACTIVE_ENV, PluginSettings, SettingsProblem, load, save
 
 Output = Callable[[str], None]
 FRAME_FIELD = re.compile(r"[._-]?(\d+|#+|%0?\d*d)$")
@@ -44,19 +45,34 @@ def _settings(settings_path: str | Path | None, interactive: bool | None) -> Plu
     return settings if interactive is None else replace(settings, interactive=interactive)
 
 
-def _finish(outcomes: list[workflow.Outcome], report: RunReport, out: Output) -> RunReport:
-    for outcome in outcomes:
-        out(outcome.message)
-        report.lines.append(outcome.message)
+def _finish(outcomes: list[workflow.Outcome], report: RunReport, out: Output, ui: Any = None,
+            notes: tuple[str, ...] = ()) -> RunReport:
+    for line in [*(o.message for o in outcomes), *notes]:
+        out(line)
+        report.lines.append(line)
     report.outcomes = outcomes
     report.ok = not any(o.status == "failed" for o in outcomes)
+    return _show(report, ui)
+
+
+def _fail(message: str, out: Output, ui: Any = None) -> RunReport:
+    line = f"Vivid-VR: {message}"
+    out(line)
+    return _show(RunReport(False, [], [line]), ui)
+
+
+def _show(report: RunReport, ui: Any) -> RunReport:
+    """The report in a window too, when someone is there to read it."""
+    if ui is not None and report.lines:
+        Ui(*ui).tell("Vivid-VR" if report.ok else "Vivid-VR: not everything was restored", report.lines)
     return report
 
 
-def _fail(message: str, out: Output) -> RunReport:
-    line = f"Vivid-VR: {message}"
-    out(line)
-    return RunReport(False, [], [line])
+def _attended(namespace: dict, interactive: bool | None) -> Any:
+    """(UIManager, dispatcher) when a person runs this inside Resolve, else None (pipelines, render nodes)."""
+    if interactive is False or os.environ.get(NONINTERACTIVE_ENV, "") not in ("", "0"):
+        return None
+    return _ui(namespace)
 
 
 def _message(exc: Exception) -> str:
@@ -72,10 +88,11 @@ def restore_main(resolve: Any = None, *, namespace: dict | None = None, settings
     """"Restore with Vivid-VR": the selected clips (or `picked`) through the daemon and back onto the timeline."""
     namespace = namespace or {}
     out = out or _console
+    ui = _attended(namespace, interactive)
     try:
         host = ResolveHost(resolve if resolve is not None else find_resolve(namespace))
         settings = _settings(settings_path, interactive)
-        ui = _ui(namespace) if settings.interactive else None
+        ui = ui if settings.interactive else None
         if ui is None:
             settings.check()
             outcomes = workflow.restore(host, settings, lambda line, fraction: out(f"{fraction:4.0%} {line}"),
@@ -88,28 +105,29 @@ def restore_main(resolve: Any = None, *, namespace: dict | None = None, settings
         if chosen is None:
             return RunReport(True, [], ["cancelled"])
         save(chosen, Path(settings_path) if settings_path else None)
-        return _finish(dialog.run(ui, host, chosen.check(), picked), RunReport(True), out)
+        return _finish(dialog.run(ui, host, chosen.check(), picked), RunReport(True), out, ui)
     except STOPS as exc:
-        return _fail(_message(exc), out)
+        return _fail(_message(exc), out, ui)
 
 
 def collect_main(resolve: Any = None, *, namespace: dict | None = None, settings_path: str | Path | None = None,
-                 out: Output | None = None, **_: Any) -> RunReport:
-    """"Collect Vivid-VR restores": bring back every finished job this project queued."""
+                 interactive: bool | None = None, out: Output | None = None, **_: Any) -> RunReport:
+    """"Collect Vivid-VR restores": bring back every finished job this project queued (no dialog)."""
     namespace = namespace or {}
     out = out or _console
+    ui = _attended(namespace, interactive)
     try:
         host = ResolveHost(resolve if resolve is not None else find_resolve(namespace))
-        settings = _settings(settings_path, False)
+        settings = _settings(settings_path, interactive)
+        ui = ui if settings.interactive else None
         outcomes = workflow.collect(host, settings)
     except STOPS as exc:
-        return _fail(_message(exc), out)
-    if not outcomes:
-        out("Vivid-VR: no queued restores in this project")
+        return _fail(_message(exc), out, ui)
+    notes = [] if outcomes else ["Vivid-VR: no queued restores in this project"]
     pending = sum(o.status == "pending" for o in outcomes)
     if pending:
-        out(f"Vivid-VR: {pending} job(s) not finished yet; run Collect again later")
-    return _finish(outcomes, RunReport(True), out)
+        notes.append(f"Vivid-VR: {pending} job(s) not finished yet; run Collect again later")
+    return _finish(outcomes, RunReport(True), out, ui, tuple(notes))
 
 
 def tool_main(tool: Any, resolve: Any = None, *, namespace: dict | None = None,
@@ -118,8 +136,9 @@ def tool_main(tool: Any, resolve: Any = None, *, namespace: dict | None = None,
     """The Fusion node menu: a MediaIn is the timeline clip being composited; a Loader is a file."""
     namespace = namespace or {}
     out = out or _console
+    ui = _attended(namespace, interactive)
     if tool is None:
-        return _fail("run this from a MediaIn or Loader node's right-click menu on the Fusion page", out)
+        return _fail("run this from a MediaIn or Loader node's right-click menu on the Fusion page", out, ui)
     kind, node = tool_attrs(tool)
     if kind == "MediaIn":
         try:
@@ -127,14 +146,14 @@ def tool_main(tool: Any, resolve: Any = None, *, namespace: dict | None = None,
             timeline = host.timeline()
             item = timeline.GetCurrentVideoItem() if timeline is not None else None
         except HostError as exc:
-            return _fail(str(exc), out)
+            return _fail(str(exc), out, ui)
         if item is None:
-            return _fail("no timeline clip is open on the Fusion page", out)
+            return _fail("no timeline clip is open on the Fusion page", out, ui)
         return restore_main(resolve, namespace=namespace, settings_path=settings_path, interactive=interactive,
                             out=out, picked=("timeline", [item]))
     if kind == "Loader":
-        return _restore_loader(tool, node, resolve, namespace, settings_path, out)
-    return _fail(f"{node} is a {kind or 'node'}, not a MediaIn or Loader", out)
+        return _restore_loader(tool, node, resolve, namespace, settings_path, out, ui)
+    return _fail(f"{node} is a {kind or 'node'}, not a MediaIn or Loader", out, ui)
 
 
 def loader_stem(path: str) -> str:
@@ -144,14 +163,15 @@ def loader_stem(path: str) -> str:
 
 
 def _restore_loader(tool: Any, node: str, resolve: Any, namespace: dict, settings_path: str | Path | None,
-                    out: Output) -> RunReport:
-    """Restore the Loader's file over its trimmed frames and import the result into the bin."""
+                    out: Output, ui: Any) -> RunReport:
+    """Restore the Loader's file over its trimmed frames and import the result into the bin (no dialog)."""
     path, frames = loader_source(tool)
     if not path:
-        return _fail(f"{node} has no file", out)
+        return _fail(f"{node} has no file", out, ui)
     try:
         host = ResolveHost(resolve if resolve is not None else find_resolve(namespace))
-        settings = _settings(settings_path, False).check()
+        settings = _settings(settings_path, None).check()
+        ui = ui if settings.interactive else None
         client = workflow.connect(settings)
         try:
             request = make_request(path, settings.output_dir, settings.name_template(loader_stem(path)),
@@ -166,15 +186,15 @@ def _restore_loader(tool: Any, node: str, resolve: Any, namespace: dict, setting
             client.close()
         if final is None or final.WhichOneof("kind") != "completed":
             message = f"{node}: {describe(final) if final is not None else 'the job ended without a result'}"
-            return _finish([workflow.Outcome(node, "failed", message, job_id)], RunReport(True), out)
+            return _finish([workflow.Outcome(node, "failed", message, job_id)], RunReport(True), out, ui)
         completed = final.completed
         mpi = host.import_restored(restored_media(completed.otio_clip_json, completed.first_frame,
                                                   completed.last_frame))
         host.tag_media(mpi, settings.clip_color, job_id, settings.engine_settings())
     except STOPS as exc:
-        return _fail(_message(exc), out)
+        return _fail(_message(exc), out, ui)
     outcome = workflow.Outcome(node, "restored", f"{node}: restored {path} into the VividVR Restored bin", job_id)
-    return _finish([outcome], RunReport(True), out)
+    return _finish([outcome], RunReport(True), out, ui)
 
 
 def _ui(namespace: dict) -> Any:

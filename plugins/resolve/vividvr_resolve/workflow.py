@@ -27,7 +27,7 @@ from vividvr_resolve.editorial import (
     restored_frames,
     restored_media,
 )
-from vividvr_resolve.host import HostError, ResolveHost, clip_media
+from vividvr_resolve.host import HostError, ResolveHost, TakeUnverified, clip_media
 from vividvr_resolve.settings import PluginSettings
 
 Progress = Callable[[str, float], None]  # (message, fraction of the whole run 0..1)
@@ -141,38 +141,64 @@ def queue_record(target: Target, job_id: str) -> dict:
 def record_queued(host: ResolveHost, target: Target, job_id: str) -> Outcome:
     record = queue_record(target, job_id)
     if target.item is not None:
-        host.add_marker(target.item, "queued", "Vivid-VR queued", f"job {job_id}", record)
+        try:
+            host.add_marker(target.item, "queued", "Vivid-VR queued", f"job {job_id}", record)
+        except HostError as exc:
+            return Outcome(target.name, "failed", f"{target.name}: queued as job {job_id}, but {exc}, so Collect"
+                           " cannot bring it back: its result will be in the output folder", job_id)
     else:
         host.set_queued_on_clip(target.mpi, [*host.queued_on_clip(target.mpi), record])
     return Outcome(target.name, "queued", f"{target.name}: queued as job {job_id}", job_id)
 
 
-def bring_back(host: ResolveHost, target: Target, job_id: str, completed: pb.Completed,
-               settings: PluginSettings) -> Outcome:
-    """Import the restored media into the bin and put it where the original is (a take or a free track)."""
-    restored = restored_media(completed.otio_clip_json, completed.first_frame, completed.last_frame)
-    mpi = host.import_restored(restored)
-    engine_settings = settings.engine_settings()
-    host.tag_media(mpi, settings.clip_color, job_id, engine_settings)
-    if target.item is None:
-        return Outcome(target.name, "restored", f"{target.name}: restored into the VividVR Restored bin", job_id)
-    start, end = restored_frames(target.media, target.span, restored)
+def on_free_track(host: ResolveHost, target: Target, mpi: Any, start: int, end: int) -> tuple[Any, str]:
+    """Place restored media indices [start, end) on the first free track above the item, same record frames."""
     facts = target.facts
     assert facts is not None
-    if target.placement == "take":
-        host.add_take(target.item, mpi, start, end)
-        placed, where = target.item, "as a take"
-    else:
-        track = first_free_track(host.occupied(target.timeline), facts.track, facts.record_start, facts.record_end)
-        placed = host.append(target.timeline, mpi, start, end, track, facts.record_start)
-        if int(placed.GetEnd()) != facts.record_end:
-            raise HostError(f"the restored clip of {target.name} ends at {placed.GetEnd()}, not {facts.record_end}")
-        where = f"on V{track}"
-    host.tag_item(placed, settings.clip_color)
-    note = f"job {job_id}; " + ", ".join(f"{k}={v}" for k, v in sorted(engine_settings.items()))
-    host.add_marker(placed, "restored", "Vivid-VR restored", note,
-                    {"job": job_id, "state": "restored", "settings": engine_settings})
-    return Outcome(target.name, "restored", f"{target.name}: restored {where}", job_id)
+    track = first_free_track(host.occupied(target.timeline), facts.track, facts.record_start, facts.record_end)
+    placed = host.append(target.timeline, mpi, start, end, track, facts.record_start,
+                         facts.record_end - facts.record_start, target.rate)
+    return placed, f"on V{track}"
+
+
+def bring_back(host: ResolveHost, target: Target, job_id: str, completed: pb.Completed,
+               settings: PluginSettings) -> Outcome:
+    """Import the restored media into the bin and put it where the original is (a take or a free track).
+
+    Every step is read back (`host`); when placing fails the imported clip is removed again, so the
+    project is as it was. What Resolve did differently but harmlessly is added to the message.
+    """
+    host.warnings.clear()
+    restored = restored_media(completed.otio_clip_json, completed.first_frame, completed.last_frame)
+    mpi = host.import_restored(restored, target.mpi.GetClipProperty("FPS") or "")
+    engine_settings = settings.engine_settings()
+    where = "into the VividVR Restored bin"
+    try:
+        if target.item is not None:
+            start, end = restored_frames(target.media, target.span, restored)
+            if target.placement == "take":
+                try:
+                    host.add_take(target.item, mpi, start, end, target.rate)
+                    placed, where = target.item, "as a take"
+                except TakeUnverified as exc:
+                    host.warnings.append(f"Resolve's take could not be verified ({exc}), so it went on a free track")
+                    placed, where = on_free_track(host, target, mpi, start, end)
+            else:
+                placed, where = on_free_track(host, target, mpi, start, end)
+    except (HostError, ValueError):
+        host.discard(mpi)
+        raise
+    host.tag_media(mpi, settings.clip_color, job_id, engine_settings)
+    if target.item is not None:
+        host.tag_item(placed, settings.clip_color)
+        note = f"job {job_id}; " + ", ".join(f"{k}={v}" for k, v in sorted(engine_settings.items()))
+        try:
+            host.add_marker(placed, "restored", "Vivid-VR restored", note,
+                            {"job": job_id, "state": "restored", "settings": engine_settings})
+        except HostError as exc:
+            host.warnings.append(str(exc))
+    warnings = "".join(f"; warning: {w}" for w in host.warnings)
+    return Outcome(target.name, "restored", f"{target.name}: restored {where}{warnings}", job_id)
 
 
 def finish(host: ResolveHost, target: Target, job_id: str, event: pb.RestoreEvent,
