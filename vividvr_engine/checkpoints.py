@@ -28,6 +28,7 @@ from vividvr_engine.errors import CheckpointError
 COGVIDEOX_REPO = "zai-org/CogVideoX1.5-5B"
 VIVIDVR_REPO = "csbhr/Vivid-VR"
 CAPTIONER_REPO = "zai-org/cogvlm2-llama3-caption"
+CAPTIONER_DIR = "cogvlm2-llama3-caption"  # its folder under the checkpoint root
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,7 @@ class CheckpointPaths:
             connectors=vividvr / "connectors.pt",
             control_feat_proj=vividvr / "control_feat_proj.pt",
             control_patch_embed=vividvr / "control_patch_embed.pt",
-            captioner=_if_exists(root / "cogvlm2-llama3-caption"),
+            captioner=_if_exists(root / CAPTIONER_DIR),
             realesrgan=_if_exists(root / "RealESRGAN"),
             easyocr=_if_exists(root / "easyocr"),
         )
@@ -152,6 +153,32 @@ def _check_weights(folder: Path, stem: str, what: str, repo: str):
                 yield _missing(folder / shard, f"a weight shard of {what}", repo)
         return
     yield _missing(single, f"the weights of {what} (or a sharded {index.name})", repo)
+
+
+CAPTIONER_ARCHITECTURE = "CogVLMVideoForCausalLM"
+
+
+def captioner_problems(folder: Path) -> list[str]:
+    """What keeps the CogVLM2-Video folder from loading, read from its files alone (cheap: no weights)."""
+    what = "the CogVLM2-Video captioner"
+    if not folder.is_dir():
+        return [_missing(folder, f"the folder of {what}", CAPTIONER_REPO)]
+    problems = []
+    config = folder / "config.json"
+    values = _read_json(config) if config.is_file() else None
+    if values is None:
+        problems.append(_missing(config, f"the config of {what}", CAPTIONER_REPO))
+    elif not isinstance(values, dict) or "vision_config" not in values:
+        problems.append(f"{config} is not a CogVLM2 config; re-download {what} from https://huggingface.co/{CAPTIONER_REPO}")
+    elif CAPTIONER_ARCHITECTURE not in values.get("architectures", []):
+        problems.append(
+            f"{config} describes {values.get('architectures')}, expected {CAPTIONER_ARCHITECTURE} ({what}) "
+            f"from https://huggingface.co/{CAPTIONER_REPO}"
+        )
+    if not (folder / "tokenizer.json").is_file():
+        problems.append(_missing(folder / "tokenizer.json", f"the tokenizer of {what}", CAPTIONER_REPO))
+    problems += _check_weights(folder, "model", what, CAPTIONER_REPO)
+    return problems
 
 
 def read_weights(path: Path) -> Any:

@@ -36,10 +36,9 @@ from vividvr_engine.captioning import (
     FixedCaptioner,
     prompt_for,
 )
-from vividvr_engine.checkpoints import CheckpointPaths, VividVRModels, load_models
+from vividvr_engine.checkpoints import CAPTIONER_DIR, CheckpointPaths, VividVRModels, load_models
 from vividvr_engine.colorfix import color_fix
 from vividvr_engine.engine import CancelToken, ClipSource, FrameSink, Progress, ProgressCallback
-from vividvr_engine.errors import CheckpointError
 from vividvr_engine.guidance import solver_step
 from vividvr_engine.latent_store import LatentStore
 from vividvr_engine.planning import (
@@ -155,13 +154,9 @@ class VividVREngine:
         paths.validate()
         if settings.caption:
             captioner: Captioner = FixedCaptioner(settings.caption)
-        elif paths.captioner is None:
-            raise CheckpointError(
-                f"no captioner at {paths.cogvideox.parent / 'cogvlm2-llama3-caption'}: download "
-                "https://huggingface.co/zai-org/cogvlm2-llama3-caption there, or give a caption (--caption TEXT)"
-            )
-        else:
-            captioner = CogVLM2Captioner.from_pretrained(paths.captioner, device=device)
+        else:  # checks the folder first, then loads CogVLM2-Video in its own process
+            folder = paths.captioner or paths.cogvideox.parent / CAPTIONER_DIR
+            captioner = CogVLM2Captioner.from_pretrained(folder, device=device)
         text_fixer = TextFixer.from_checkpoints(paths.cogvideox.parent, device) if settings.textfix else None
         models = load_models(paths, dtype)
         return cls(models, settings, captioner, device, dtype, text_fixer=text_fixer)
