@@ -21,6 +21,8 @@ from vividvr_daemon import memory, otio_clip
 from vividvr_daemon.config import DaemonConfig
 from vividvr_daemon.devices import DeviceMemory
 from vividvr_daemon.paths import PathRefused, check_sequence_frames, resolve_media, resolve_output
+from vividvr_engine.captioning import captioner_refusal
+from vividvr_engine.checkpoints import CAPTIONER_DIR, captioner_problems
 from vividvr_engine.engines import ENGINES
 from vividvr_engine.errors import MediaError, SettingsError
 from vividvr_engine.media.images import IMAGE_EXTENSIONS
@@ -113,6 +115,7 @@ def plan_job(
 ) -> tuple[dict, list[str]]:
     """(plan, warnings) for a request, or RequestError."""
     engine, settings = settings_from_proto(request.settings)
+    _check_captioner(engine, settings, config)
     src = request.source
     kind = src.WhichOneof("kind")
     if kind is None:
@@ -195,6 +198,17 @@ def plan_job(
         "out_height": height,
     }
     return plan, warnings
+
+
+def _check_captioner(engine: str, settings: RestoreSettings, config: DaemonConfig) -> None:
+    """A Vivid-VR job without a caption needs CogVLM2-Video: refuse now, not when the job starts."""
+    if engine != "vividvr" or settings.caption:
+        return
+    from vividvr_engine.pipeline import default_checkpoint_root  # heavy: only for jobs that need it
+
+    problems = captioner_problems((config.checkpoints or default_checkpoint_root()) / CAPTIONER_DIR)
+    if problems:
+        raise RequestError(grpc.StatusCode.FAILED_PRECONDITION, captioner_refusal(problems))
 
 
 def _output(spec: pb.OutputSpec, name: str, job_id: str, config: DaemonConfig, first: int) -> str:
