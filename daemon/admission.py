@@ -115,7 +115,6 @@ def plan_job(
 ) -> tuple[dict, list[str]]:
     """(plan, warnings) for a request, or RequestError."""
     engine, settings = settings_from_proto(request.settings)
-    _check_captioner(engine, settings, config)
     src = request.source
     kind = src.WhichOneof("kind")
     if kind is None:
@@ -169,6 +168,7 @@ def plan_job(
         raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, str(exc)) from None
     if os.path.realpath(output) == os.path.realpath(info.path):
         raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, f"output {output} would overwrite the source media")
+    _check_captioner(engine, settings, config)  # after the request's own mistakes, which the artist can fix
     device, free = memory_free()
     need = memory.estimate(engine, settings, info.height, info.width, last - first + 1)
     limit = int(config.memory_limit_gib * memory.GIB) if config.memory_limit_gib is not None else free.free
