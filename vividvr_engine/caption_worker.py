@@ -23,12 +23,16 @@ import tempfile
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 import torch
 
+from vividvr_engine.cogvlm2 import CogVLM2Video, conversation_ids, frames_to_pixels, generate, load_model
 from vividvr_engine.errors import CheckpointError, VividVRError
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerFast
 
 HEADER = struct.Struct(">Q")
 
@@ -71,15 +75,13 @@ def from_npy(payload: bytes) -> np.ndarray:
 class Describer:
     """Model and tokenizer together: frames in, caption out (what the worker process runs)."""
 
-    model: object
-    tokenizer: object
+    model: CogVLM2Video
+    tokenizer: PreTrainedTokenizerFast
     max_new_tokens: int
 
     @classmethod
     def load(cls, folder: Path, device: str, dtype: torch.dtype, max_new_tokens: int) -> Describer:
         from transformers import PreTrainedTokenizerFast
-
-        from vividvr_engine.cogvlm2 import load_model
 
         model = load_model(folder, device, dtype)
         try:  # the published Llama-3 tokenizer.json; not AutoTokenizer, which would offer to run the folder's code
@@ -89,8 +91,6 @@ class Describer:
         return cls(model, tokenizer, max_new_tokens)
 
     def describe(self, frames: torch.Tensor, query: str) -> str:
-        from vividvr_engine.cogvlm2 import conversation_ids, frames_to_pixels, generate
-
         config = self.model.config
         pixels = frames_to_pixels(frames, config.vision.image_size)
         ids, types = conversation_ids(self.tokenizer, query, frames.shape[0], config)
