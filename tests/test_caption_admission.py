@@ -10,9 +10,9 @@ import pytest
 from cogvlm2_support import make_tiny_cogvlm2
 from daemon_support import make_media, start_daemon
 from media_patterns import write_movie
-from vividvr_client.client import DaemonClient, DaemonError, make_request
 
 from vividvr_cli.main import main
+from vividvr_client.client import DaemonClient, DaemonError, make_request
 
 
 def _submit_code(client: DaemonClient, request) -> grpc.StatusCode | None:  # type: ignore[no-untyped-def]
