@@ -50,6 +50,26 @@ PUBLISHED_CONFIG = {
     "vocab_size": 128256,
 }
 
+# What the published repository lists: its six shard sizes in bytes, tensor count, and some tensors' shapes.
+PUBLISHED_SHARD_BYTES = (4976699712, 4999803504, 4915917160, 4956242104, 4115863248, 1050673280)
+PUBLISHED_TENSORS = 74 + 91 + 89 + 438 + 336 + 1
+PUBLISHED_SHAPES = {
+    "model.embed_tokens.weight": (128256, 4096),
+    "model.layers.0.input_layernorm.weight": (4096,),
+    "model.layers.0.mlp.language_mlp.down_proj.weight": (4096, 14336),
+    "model.layers.0.mlp.language_mlp.gate_proj.weight": (14336, 4096),
+    "model.layers.0.mlp.language_mlp.up_proj.weight": (14336, 4096),
+    "model.layers.10.post_attention_layernorm.weight": (4096,),
+    "model.norm.weight": (4096,),
+    "model.vision.boi": (1, 1, 4096),
+    "model.vision.conv.bias": (1792,),
+    "model.vision.conv.weight": (1792, 1792, 2, 2),
+    "model.vision.linear_proj.dense_4h_to_h.weight": (4096, 14336),
+    "model.vision.linear_proj.dense_h_to_4h.weight": (14336, 4096),
+    "model.vision.linear_proj.gate_proj.weight": (14336, 4096),
+    "lm_head.weight": (128256, 4096),
+}
+
 BYTES = 256  # the tiny tokenizer: one token per byte, then the three specials below
 BOS, EOS, PAD = BYTES, BYTES + 1, BYTES + 2
 

@@ -10,7 +10,14 @@ from pathlib import Path
 
 import pytest
 import torch
-from cogvlm2_support import EOS, make_tiny_cogvlm2
+from cogvlm2_support import (
+    EOS,
+    PUBLISHED_CONFIG,
+    PUBLISHED_SHAPES,
+    PUBLISHED_SHARD_BYTES,
+    PUBLISHED_TENSORS,
+    make_tiny_cogvlm2,
+)
 
 from vividvr_engine.caption_worker import CaptionerCrashed, CaptionWorker, Describer
 from vividvr_engine.captioning import (
@@ -27,6 +34,8 @@ from vividvr_engine.cogvlm2 import (
     CLIP_STD,
     LANGUAGE,
     VISION,
+    CogVLM2Config,
+    CogVLM2Video,
     conversation_ids,
     frames_to_pixels,
     generate,
@@ -48,6 +57,19 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def describer(tiny: Path) -> Describer:
     return Describer.load(tiny, "cpu", torch.float32, MAX_TOKENS)
+
+
+def test_the_full_size_network_holds_exactly_the_published_tensors():
+    with torch.device("meta"):
+        model = CogVLM2Video(CogVLM2Config.from_dict(PUBLISHED_CONFIG))
+    shapes = {name: tuple(p.shape) for name, p in model.named_parameters()}
+    layers = PUBLISHED_CONFIG["num_hidden_layers"]
+    assert len(shapes) + layers == PUBLISHED_TENSORS  # plus one cached rotary constant per layer
+    assert {name: shapes.get(name) for name in PUBLISHED_SHAPES} == PUBLISHED_SHAPES
+    rotary = layers * PUBLISHED_CONFIG["hidden_size"] // PUBLISHED_CONFIG["num_attention_heads"] // 2
+    payload = 2 * (sum(p.numel() for p in model.parameters()) + rotary)  # bfloat16
+    headers = sum(PUBLISHED_SHARD_BYTES) - payload
+    assert 0 < headers < 200 * PUBLISHED_TENSORS  # what is left is the shards' JSON headers
 
 
 def test_frame_sampling_matches_the_reference_rule():
