@@ -36,11 +36,13 @@ from vividvr_engine.cogvlm2 import (
     VISION,
     CogVLM2Config,
     CogVLM2Video,
+    SelfAttention,
     conversation_ids,
     frames_to_pixels,
     generate,
     load_model,
     position_ids,
+    rotary,
 )
 from vividvr_engine.errors import CheckpointError
 
@@ -107,6 +109,21 @@ def test_the_chat_template_holds_66_slots_per_frame_then_its_index_then_the_ques
     assert int((types == VISION).sum()) == 12 * 66
     assert ids[0] == tokenizer.bos_token_id and ids[1:67].eq(config.pad_token_id).all()
     assert tokenizer.decode(ids[67:68]) == "0" and tokenizer.decode(ids[-len(question) :]) == "Question: What? Answer:"
+
+
+def test_query_heads_share_key_value_heads_in_consecutive_groups(describer: Describer):
+    config = describer.model.config  # 4 query heads over 2 key/value heads: heads 0-1 read kv 0, 2-3 read kv 1
+    attention = SelfAttention(config)
+    hidden, dim = config.hidden_size, config.head_dim
+    with torch.no_grad():
+        weight = torch.zeros(sum(attention.split), hidden)
+        weight[hidden + 3 * dim :] = 1.0 / hidden  # the values of kv head 1 are 1, those of kv head 0 are 0
+        attention.language_expert_query_key_value.weight.copy_(weight)
+        attention.language_expert_dense.weight.copy_(torch.eye(hidden))
+        cos, sin = rotary(torch.arange(3)[None], dim)
+        out, _ = attention(torch.ones(1, 3, hidden), cos, sin, None)
+    per_head = out.view(3, config.num_attention_heads, dim).mean(dim=(0, 2))
+    torch.testing.assert_close(per_head, torch.tensor([0.0, 0.0, 1.0, 1.0]))
 
 
 def test_cached_greedy_decoding_matches_recomputing_the_whole_sequence(describer: Describer):
