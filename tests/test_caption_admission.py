@@ -1,7 +1,10 @@
-"""A Vivid-VR job without a caption is refused at submit time when CogVLM2-Video cannot load."""
+"""A Vivid-VR job without a caption: refused at submit time when CogVLM2-Video cannot load, else the
+engine runs it in a worker process."""
 
 from __future__ import annotations
 
+import gc
+import os
 from fractions import Fraction
 from pathlib import Path
 
@@ -13,6 +16,9 @@ from media_patterns import write_movie
 
 from vividvr_cli.main import main
 from vividvr_client.client import DaemonClient, DaemonError, make_request
+from vividvr_engine.captioning import CogVLM2Captioner
+from vividvr_engine.pipeline import VividVREngine
+from vividvr_engine.settings import RestoreSettings
 
 
 def _submit_code(client: DaemonClient, request) -> grpc.StatusCode | None:  # type: ignore[no-untyped-def]
@@ -60,3 +66,19 @@ def test_cli_restore_without_caption_names_the_captioner_before_loading_any_mode
     err = capsys.readouterr().err
     assert "cogvlm2-llama3-caption" in err and "--caption TEXT" in err
     assert not (tmp_path / "o.mov").exists()
+
+
+def test_an_uncaptioned_vividvr_engine_loads_cogvlm2_in_its_own_process(reference_checkpoints: Path, tmp_path: Path):
+    root = tmp_path / "checkpoints"
+    root.mkdir()
+    for part in ("CogVideoX1.5-5B", "Vivid-VR"):
+        (root / part).symlink_to(reference_checkpoints / part)
+    make_tiny_cogvlm2(root / "cogvlm2-llama3-caption")
+    engine = VividVREngine.create(RestoreSettings(), checkpoints=root, device="cpu")
+    captioner = engine.captioner
+    assert isinstance(captioner, CogVLM2Captioner)
+    process = captioner.worker.process
+    assert process.pid != os.getpid() and process.poll() is None  # loaded, waiting for frames
+    del engine, captioner  # dropping the engine (as the daemon does when it unloads) ends the worker
+    gc.collect()
+    assert process.wait(timeout=30) == 0
