@@ -159,13 +159,20 @@ def test_the_worker_process_captions_the_sampled_frames_deterministically(tiny: 
     assert captioner.worker.process.poll() is not None  # closed: the child has gone
 
 
-def test_a_killed_worker_is_reported_not_hung_on(tiny: Path):
+def test_a_killed_worker_is_reported_not_hung_on_and_the_captioner_replaces_it(tiny: Path):
     worker = CaptionWorker(tiny, CAPTION_QUESTION, "cpu", torch.float32, MAX_TOKENS)
     os.kill(worker.pid, signal.SIGKILL)
     worker.process.wait()
     with pytest.raises(CaptionerCrashed, match=r"captioner process .* exited with status -9"):
         worker.caption(torch.rand(1, 3, 8, 8))
     worker.close()
+    captioner = CogVLM2Captioner.from_pretrained(tiny, device="cpu", dtype=torch.float32, max_new_tokens=2)
+    first = captioner.worker.pid
+    os.kill(first, signal.SIGKILL)
+    captioner.worker.process.wait()
+    assert captioner.caption(torch.rand(2, 3, 8, 8), fps=24)  # the next job gets a fresh process
+    assert captioner.worker.pid != first
+    captioner.close()
 
 
 def test_weights_that_do_not_fit_the_config_are_refused_by_the_worker_naming_the_tensor(tiny: Path, tmp_path: Path):

@@ -7,7 +7,10 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Protocol
 
@@ -16,6 +19,8 @@ import torch
 from vividvr_engine.caption_worker import CaptionWorker
 from vividvr_engine.checkpoints import CAPTIONER_REPO, captioner_problems
 from vividvr_engine.errors import CheckpointError
+
+log = logging.getLogger(__name__)
 
 CAPTION_QUESTION = "Please describe this video in detail."
 POSITIVE_SUFFIX = (
@@ -96,8 +101,9 @@ class CogVLM2Captioner:
     decoding, so no code from the checkpoint folder runs and no second Python stack is needed.
     """
 
-    def __init__(self, worker: CaptionWorker) -> None:
-        self.worker = worker
+    def __init__(self, start: Callable[[], CaptionWorker]) -> None:
+        self._start = start
+        self.worker = start()
 
     @classmethod
     def from_pretrained(
@@ -106,9 +112,13 @@ class CogVLM2Captioner:
         problems = captioner_problems(path)
         if problems:
             raise CheckpointError(captioner_refusal(problems))
-        return cls(CaptionWorker(path, CAPTION_QUESTION, device, dtype, max_new_tokens))
+        return cls(partial(CaptionWorker, path, CAPTION_QUESTION, device, dtype, max_new_tokens))
 
     def caption(self, frames: torch.Tensor, fps: float) -> str:
+        if self.worker.process.poll() is not None:  # died since the last call: one crash must not fail every job
+            log.warning("the captioner process exited (status %s); starting a new one", self.worker.process.returncode)
+            self.worker.close()
+            self.worker = self._start()
         return self.worker.caption(frames[sample_indices(frames.shape[0], fps)]).text
 
     def close(self) -> None:
