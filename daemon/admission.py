@@ -21,6 +21,8 @@ from vividvr_daemon import memory, otio_clip
 from vividvr_daemon.config import DaemonConfig
 from vividvr_daemon.devices import DeviceMemory
 from vividvr_daemon.paths import PathRefused, check_sequence_frames, resolve_media, resolve_output
+from vividvr_engine.captioning import captioner_refusal
+from vividvr_engine.checkpoints import CAPTIONER_DIR, captioner_problems
 from vividvr_engine.engines import ENGINES
 from vividvr_engine.errors import MediaError, SettingsError
 from vividvr_engine.media.images import IMAGE_EXTENSIONS
@@ -166,6 +168,7 @@ def plan_job(
         raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, str(exc)) from None
     if os.path.realpath(output) == os.path.realpath(info.path):
         raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, f"output {output} would overwrite the source media")
+    _check_captioner(engine, settings, config)  # after the request's own mistakes, which the artist can fix
     device, free = memory_free()
     need = memory.estimate(engine, settings, info.height, info.width, last - first + 1)
     limit = int(config.memory_limit_gib * memory.GIB) if config.memory_limit_gib is not None else free.free
@@ -195,6 +198,17 @@ def plan_job(
         "out_height": height,
     }
     return plan, warnings
+
+
+def _check_captioner(engine: str, settings: RestoreSettings, config: DaemonConfig) -> None:
+    """A Vivid-VR job without a caption needs CogVLM2-Video: refuse now, not when the job starts."""
+    if engine != "vividvr" or settings.caption:
+        return
+    from vividvr_engine.pipeline import default_checkpoint_root  # heavy: only for jobs that need it
+
+    problems = captioner_problems((config.checkpoints or default_checkpoint_root()) / CAPTIONER_DIR)
+    if problems:
+        raise RequestError(grpc.StatusCode.FAILED_PRECONDITION, captioner_refusal(problems))
 
 
 def _output(spec: pb.OutputSpec, name: str, job_id: str, config: DaemonConfig, first: int) -> str:

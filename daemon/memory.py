@@ -23,6 +23,8 @@ VIVIDVR_OFFLOADABLE = 10 * GIB  # T5-XXL and the VAE, off the GPU between phases
 VIVIDVR_HIDDEN = 3072
 VIVIDVR_LAYERS_LIVE = 4  # activations kept at once per token (attention + MLP, fused kernels)
 VIVIDVR_VAE_BYTES_PER_PIXEL_FRAME = 96  # 3D VAE decode of one window tile, bf16 with its caches
+# CogVLM2-Video (12.5B parameters, bf16) in its worker process on the same device, for uncaptioned jobs.
+CAPTIONER_WEIGHTS = 24 * GIB
 SMALL_MODEL_WEIGHTS = {"realesrgan": 256 * 1024**2}  # RRDBNet x2/x4 + CRAFT, fp32, with workspace
 
 
@@ -46,7 +48,11 @@ def estimate(engine: str, settings: RestoreSettings, height: int, width: int, fr
     vae = tile_px * tile_px * window * VIVIDVR_VAE_BYTES_PER_PIXEL_FRAME
     weights = VIVIDVR_WEIGHTS - (VIVIDVR_OFFLOADABLE if settings.offload == "model" else 0)
     knobs = ("tile_size", "num_temporal_process_frames") + (("offload",) if settings.offload == "none" else ())
-    return Estimate(weights + activations + vae, knobs)
+    captioner = 0 if settings.caption else CAPTIONER_WEIGHTS
+    return Estimate(weights + captioner + activations + vae, knobs + (() if settings.caption else ("caption",)))
+
+
+KNOB_ADVICE = {"offload": "set offload to model", "caption": "give a caption (no captioning model is loaded)"}
 
 
 def refusal(need: Estimate, available: int, device: str, settings: RestoreSettings) -> str | None:
@@ -54,7 +60,7 @@ def refusal(need: Estimate, available: int, device: str, settings: RestoreSettin
     if need.bytes <= available:
         return None
     changes = [
-        "set offload to model" if k == "offload" else f"lower {k} (now {getattr(settings, k)})" for k in need.knobs
+        KNOB_ADVICE.get(k) or f"lower {k} (now {getattr(settings, k)})" for k in need.knobs
     ]
     return (
         f"this job needs about {need.bytes / GIB:.2f} GiB on {device} but {available / GIB:.2f} GiB is free;"

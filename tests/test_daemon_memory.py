@@ -27,3 +27,12 @@ def test_a_job_that_fits_is_not_refused():
     settings = RestoreSettings(tile_size=64, num_temporal_process_frames=33, offload="model")
     need = memory.estimate("vividvr", settings, 540, 960, 100)
     assert memory.refusal(need, 80 * memory.GIB, "cuda:0", settings) is None
+
+
+def test_an_uncaptioned_job_counts_the_captioner_and_suggests_a_caption():
+    uncaptioned = memory.estimate("vividvr", RestoreSettings(), 1080, 1920, 500)
+    captioned = memory.estimate("vividvr", RestoreSettings(caption="a cat"), 1080, 1920, 500)
+    assert uncaptioned.bytes - captioned.bytes == memory.CAPTIONER_WEIGHTS
+    message = memory.refusal(uncaptioned, captioned.bytes, "cuda:0", RestoreSettings())
+    assert message is not None and "give a caption" in message
+    assert "caption" not in captioned.knobs

@@ -1,19 +1,26 @@
 """Captioners: the text prompt for each window and tile comes from one of these.
 
-- `CogVLM2Captioner`: the authors' choice, CogVLM2-Video loaded from a local folder.
+- `CogVLM2Captioner`: the authors' choice, CogVLM2-Video from a local folder, in a worker process.
 - `FixedCaptioner`: one caption from the user; no model is loaded at all.
 - `RecordedCaptioner`: answers replayed in call order (conformance vectors record them).
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Protocol
 
 import torch
 
+from vividvr_engine.caption_worker import CaptionWorker
+from vividvr_engine.checkpoints import CAPTIONER_REPO, captioner_problems
 from vividvr_engine.errors import CheckpointError
+
+log = logging.getLogger(__name__)
 
 CAPTION_QUESTION = "Please describe this video in detail."
 POSITIVE_SUFFIX = (
@@ -88,44 +95,42 @@ def sample_indices(total: int, fps: float) -> list[int]:
 
 
 class CogVLM2Captioner:
-    """CogVLM2-Video (zai-org/cogvlm2-llama3-caption) from a local folder; greedy decoding.
+    """CogVLM2-Video (zai-org/cogvlm2-llama3-caption) from a local folder, run in its own process.
 
-    Its authors ship the model code with the weights, so it loads with `trust_remote_code`;
-    `local_files_only` keeps it from ever reaching the network.
+    The worker (`caption_worker`) runs our plain-torch implementation (`cogvlm2`) with greedy
+    decoding, so no code from the checkpoint folder runs and no second Python stack is needed.
     """
 
-    def __init__(self, model, tokenizer, device: str | torch.device = "cpu", dtype: torch.dtype = torch.bfloat16):
-        self.model, self.tokenizer, self.device, self.dtype = model, tokenizer, torch.device(device), dtype
+    def __init__(self, start: Callable[[], CaptionWorker]) -> None:
+        self._start = start
+        self.worker = start()
 
     @classmethod
-    def from_pretrained(cls, path: Path, device: str = "cpu", dtype: torch.dtype = torch.bfloat16):
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+    def from_pretrained(
+        cls, path: Path, device: str = "cpu", dtype: torch.dtype = torch.bfloat16, max_new_tokens: int = 2048
+    ) -> CogVLM2Captioner:
+        problems = captioner_problems(path)
+        if problems:
+            raise CheckpointError(captioner_refusal(problems))
+        return cls(partial(CaptionWorker, path, CAPTION_QUESTION, device, dtype, max_new_tokens))
 
-        if not (path / "config.json").is_file():
-            raise CheckpointError(
-                f"missing {path / 'config.json'}: the CogVLM2-Video captioner, published at "
-                "https://huggingface.co/zai-org/cogvlm2-llama3-caption (or pass --caption to skip captioning)"
-            )
-        tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=True, local_files_only=True)
-        model = AutoModelForCausalLM.from_pretrained(
-            path, torch_dtype=dtype, trust_remote_code=True, local_files_only=True
-        ).eval()
-        return cls(model.to(device), tokenizer, device, dtype)
-
-    @torch.no_grad()
     def caption(self, frames: torch.Tensor, fps: float) -> str:
-        video = (frames * 255)[sample_indices(frames.shape[0], fps)].permute(1, 0, 2, 3)  # [C, T, H, W]
-        inputs = self.model.build_conversation_input_ids(
-            tokenizer=self.tokenizer, query=CAPTION_QUESTION, images=[video], history=[], template_version="chat"
-        )
-        outputs = self.model.generate(
-            input_ids=inputs["input_ids"].unsqueeze(0).to(self.device),
-            token_type_ids=inputs["token_type_ids"].unsqueeze(0).to(self.device),
-            attention_mask=inputs["attention_mask"].unsqueeze(0).to(self.device),
-            images=[[inputs["images"][0].to(self.device, self.dtype)]],
-            max_new_tokens=2048,
-            pad_token_id=128002,
-            do_sample=False,
-        )
-        prompt_length = inputs["input_ids"].shape[0]
-        return self.tokenizer.decode(outputs[0, prompt_length:], skip_special_tokens=True).strip()
+        if self.worker.process.poll() is not None:  # died since the last call: one crash must not fail every job
+            log.warning("the captioner process exited (status %s); starting a new one", self.worker.process.returncode)
+            self.worker.close()
+            self.worker = self._start()
+        return self.worker.caption(frames[sample_indices(frames.shape[0], fps)]).text
+
+    def close(self) -> None:
+        self.worker.close()
+
+
+def captioner_refusal(problems: list[str]) -> str:
+    """Why a job without a caption cannot run, and the two ways out."""
+    return (
+        "this job has no caption, so it needs the CogVLM2-Video captioner, which cannot load:\n  "
+        + "\n  ".join(problems)
+        + f"\nDownload it with `huggingface-cli download {CAPTIONER_REPO} --local-dir "
+        "CHECKPOINTS/cogvlm2-llama3-caption`, or give a caption (--caption TEXT; the caption setting in Resolve "
+        "and Nuke)."
+    )

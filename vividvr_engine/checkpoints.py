@@ -25,10 +25,11 @@ from torch import nn
 
 from vividvr_engine.checkpoint_verify import check
 from vividvr_engine.errors import CheckpointError
-from vividvr_engine.published import COGVIDEOX, VIVIDVR
+from vividvr_engine.published import CAPTIONER, COGVIDEOX, VIVIDVR
 
 COGVIDEOX_REPO = COGVIDEOX.repo
 VIVIDVR_REPO = VIVIDVR.repo
+CAPTIONER_DIR = CAPTIONER.folder  # its folder under the checkpoint root
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ class CheckpointPaths:
             connectors=vividvr / "connectors.pt",
             control_feat_proj=vividvr / "control_feat_proj.pt",
             control_patch_embed=vividvr / "control_patch_embed.pt",
-            captioner=_if_exists(root / "cogvlm2-llama3-caption"),
+            captioner=_if_exists(root / CAPTIONER_DIR),
             realesrgan=_if_exists(root / "RealESRGAN"),
             easyocr=_if_exists(root / "easyocr"),
         )
@@ -137,6 +138,30 @@ def _check_config(path: Path, class_name: str, what: str, repo: str):
             f"{path} is a {values.get('_class_name')!r} config, expected {class_name!r} ({what}) "
             f"from https://huggingface.co/{repo}"
         )
+
+
+CAPTIONER_ARCHITECTURE = "CogVLMVideoForCausalLM"
+
+
+def captioner_problems(folder: Path) -> list[str]:
+    """What keeps the CogVLM2-Video folder from loading, read from its files alone (cheap: no weights)."""
+    what = "the CogVLM2-Video captioner"
+    if not folder.is_dir():
+        return [f"missing {folder}: the folder of {what}, published at {CAPTIONER.url}"]
+    problems = [
+        f.line() for f in check(["caption"], lambda relative: folder / Path(relative).relative_to(CAPTIONER.folder))
+        if not f.note
+    ]
+    config = folder / "config.json"
+    values = _read_json(config) if config.is_file() else None
+    if values is not None and (not isinstance(values, dict) or "vision_config" not in values):
+        problems.append(f"{config} is not a CogVLM2 config; re-download {what} from {CAPTIONER.url}")
+    elif isinstance(values, dict) and CAPTIONER_ARCHITECTURE not in values.get("architectures", []):
+        problems.append(
+            f"{config} describes {values.get('architectures')}, expected {CAPTIONER_ARCHITECTURE} ({what}) "
+            f"from {CAPTIONER.url}"
+        )
+    return problems
 
 
 def read_weights(path: Path) -> Any:

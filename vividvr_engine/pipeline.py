@@ -39,10 +39,9 @@ from vividvr_engine.captioning import (
     FixedCaptioner,
     prompt_for,
 )
-from vividvr_engine.checkpoints import CheckpointPaths, VividVRModels, load_models
+from vividvr_engine.checkpoints import CAPTIONER_DIR, CheckpointPaths, VividVRModels, load_models
 from vividvr_engine.colorfix import color_fix
 from vividvr_engine.engine import CancelToken, ClipSource, FrameSink, Progress, ProgressCallback
-from vividvr_engine.errors import CheckpointError
 from vividvr_engine.guidance import solver_step
 from vividvr_engine.latent_store import LatentStore
 from vividvr_engine.planning import (
@@ -182,15 +181,12 @@ class VividVREngine:
         """The job's fixed caption, else the captioning model (loaded once, on first need)."""
         if settings.caption:
             return FixedCaptioner(settings.caption)
-        if self.captioner is None:
+        if self.captioner is None:  # checks the folder first, then starts CogVLM2-Video in its own process
             paths = self.checkpoints
-            if paths is None or paths.captioner is None:
-                where = "cogvlm2-llama3-caption" if paths is None else paths.cogvideox.parent / "cogvlm2-llama3-caption"
-                raise CheckpointError(
-                    f"no captioner at {where}: download https://huggingface.co/zai-org/cogvlm2-llama3-caption"
-                    " there, or give a caption (--caption TEXT)"
-                )
-            self.captioner = CogVLM2Captioner.from_pretrained(paths.captioner, device=str(self.device))
+            if paths is None:
+                raise CheckpointError("captioning needs a checkpoint folder; or give a caption (--caption TEXT)")
+            folder = paths.captioner or paths.cogvideox.parent / CAPTIONER_DIR
+            self.captioner = CogVLM2Captioner.from_pretrained(folder, device=str(self.device))
         return self.captioner
 
     def text_fixer_for(self, settings: RestoreSettings) -> TextFixer | None:

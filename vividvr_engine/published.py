@@ -76,7 +76,7 @@ CAPTIONER = HubSource(
     "zai-org/cogvlm2-llama3-caption",
     "main",
     "cogvlm2-llama3-caption",
-    ("*.json", "*.py", "model*.safetensors*"),  # remote code, configs, tokenizer, weights
+    ("*.json", "model*.safetensors*"),  # configs, tokenizer, weights (its remote code never runs: see cogvlm2.py)
 )
 REALESRGAN_X2 = ReleaseFile(
     "RealESRGAN/RealESRGAN_x2plus.pth",
@@ -146,7 +146,7 @@ REQUIRED: dict[str, tuple[Required, ...]] = {
     ),
     "caption": (
         Required(f"{CAPTIONER.folder}/config.json", "the config of the CogVLM2-Video captioner", CAPTIONER),
-        Required(f"{CAPTIONER.folder}/tokenizer_config.json", "the captioner's tokenizer config", CAPTIONER),
+        Required(f"{CAPTIONER.folder}/tokenizer.json", "the captioner's tokenizer", CAPTIONER),
         Required(f"{CAPTIONER.folder}/model", "the weights of the CogVLM2-Video captioner", CAPTIONER, "weights"),
     ),
     "textfix": (
