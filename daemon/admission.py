@@ -21,10 +21,9 @@ from vividvr_daemon import memory, otio_clip
 from vividvr_daemon.config import DaemonConfig
 from vividvr_daemon.devices import DeviceMemory
 from vividvr_daemon.paths import PathRefused, check_sequence_frames, resolve_media, resolve_output
-from vividvr_engine.captioning import captioner_refusal
-from vividvr_engine.checkpoints import CAPTIONER_DIR, captioner_problems
+from vividvr_engine.captioning import require_captioner
 from vividvr_engine.engines import ENGINES
-from vividvr_engine.errors import MediaError, SettingsError
+from vividvr_engine.errors import CheckpointError, MediaError, SettingsError
 from vividvr_engine.media.images import IMAGE_EXTENSIONS
 from vividvr_engine.media.sequence import is_sequence_path, parse_pattern
 from vividvr_engine.media.source import resolve_range
@@ -201,14 +200,11 @@ def plan_job(
 
 
 def _check_captioner(engine: str, settings: RestoreSettings, config: DaemonConfig) -> None:
-    """A Vivid-VR job without a caption needs CogVLM2-Video: refuse now, not when the job starts."""
-    if engine != "vividvr" or settings.caption:
-        return
-    from vividvr_engine.pipeline import default_checkpoint_root  # heavy: only for jobs that need it
-
-    problems = captioner_problems((config.checkpoints or default_checkpoint_root()) / CAPTIONER_DIR)
-    if problems:
-        raise RequestError(grpc.StatusCode.FAILED_PRECONDITION, captioner_refusal(problems))
+    """Refused now, not when the job starts; FAILED_PRECONDITION: installing the captioner fixes it."""
+    try:
+        require_captioner(engine, settings, config.checkpoints)
+    except CheckpointError as exc:
+        raise RequestError(grpc.StatusCode.FAILED_PRECONDITION, str(exc)) from None
 
 
 def _output(spec: pb.OutputSpec, name: str, job_id: str, config: DaemonConfig, first: int) -> str:

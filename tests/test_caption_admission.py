@@ -45,7 +45,7 @@ def test_daemon_refuses_an_uncaptioned_vividvr_job_with_failed_precondition_unti
             assert refused.value.code == grpc.StatusCode.FAILED_PRECONDITION
             message = refused.value.message
             assert str(checkpoints / "cogvlm2-llama3-caption") in message
-            assert "huggingface-cli download zai-org/cogvlm2-llama3-caption" in message and "caption" in message
+            assert "vividvr models download --what caption" in message and "caption" in message
             captioned = make_request(str(movie), out, "b.mov", engine="vividvr", settings={**small, "caption": "a cat"})
             assert _submit_code(client, captioned) is None
             other_engine = make_request(str(movie), out, "c.mov", engine="preview", settings=small)
@@ -74,8 +74,9 @@ def test_an_uncaptioned_vividvr_engine_loads_cogvlm2_in_its_own_process(referenc
     for part in ("CogVideoX1.5-5B", "Vivid-VR"):
         (root / part).symlink_to(reference_checkpoints / part)
     make_tiny_cogvlm2(root / "cogvlm2-llama3-caption")
-    engine = VividVREngine.create(RestoreSettings(), checkpoints=root, device="cpu")
-    captioner = engine.captioner
+    engine = VividVREngine.create(root, device="cpu")
+    captioner = engine.captioner_for(RestoreSettings())  # no caption: the model, loaded on first need
+    assert engine.captioner_for(RestoreSettings()) is captioner  # and kept for the next job
     assert isinstance(captioner, CogVLM2Captioner)
     process = captioner.worker.process
     assert process.pid != os.getpid() and process.poll() is None  # loaded, waiting for frames

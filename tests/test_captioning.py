@@ -202,7 +202,8 @@ def test_an_incomplete_folder_lists_every_missing_file(tiny: Path, tmp_path: Pat
 
 
 def test_missing_captioner_folder_names_the_model_and_both_ways_out(tmp_path):
-    with pytest.raises(CheckpointError, match=r"(?s)cogvlm2-llama3-caption.*huggingface-cli download.*--caption"):
+    refusal = r"(?s)cogvlm2-llama3-caption.*vividvr models download --what caption.*--caption"
+    with pytest.raises(CheckpointError, match=refusal):
         CogVLM2Captioner.from_pretrained(tmp_path / "cogvlm2-llama3-caption")
 
 

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from vividvr_client.timecode import FrameRange, range_from_timecodes
+from vividvr_engine.captioning import require_captioner
 from vividvr_engine.engine import CancelToken, Progress
 from vividvr_engine.engines import ENGINES, create_engine
 from vividvr_engine.errors import Cancelled, CheckpointError, MediaError, SettingsError, VividVRError
@@ -213,6 +214,7 @@ def run(args: argparse.Namespace) -> int:
             colour=colour_from_args(args),
         )
         settings = settings_from_args(args)
+        require_captioner(args.engine, settings, args.checkpoints)
         engine = create_engine(args.engine, args.checkpoints, args.device, offload=settings.offload)
         reporter = ProgressReporter(args.json)
         result = restore_clip(spec, engine, settings, reporter, cancel=cancel, state_dir=args.state_dir)

@@ -17,7 +17,7 @@ from typing import Protocol
 import torch
 
 from vividvr_engine.caption_worker import CaptionWorker
-from vividvr_engine.checkpoints import CAPTIONER_REPO, captioner_problems
+from vividvr_engine.checkpoints import CAPTIONER_DIR, captioner_problems
 from vividvr_engine.errors import CheckpointError
 
 log = logging.getLogger(__name__)
@@ -130,7 +130,17 @@ def captioner_refusal(problems: list[str]) -> str:
     return (
         "this job has no caption, so it needs the CogVLM2-Video captioner, which cannot load:\n  "
         + "\n  ".join(problems)
-        + f"\nDownload it with `huggingface-cli download {CAPTIONER_REPO} --local-dir "
-        "CHECKPOINTS/cogvlm2-llama3-caption`, or give a caption (--caption TEXT; the caption setting in Resolve "
-        "and Nuke)."
+        + "\nDownload it with `vividvr models download --what caption`, or give a caption "
+        "(--caption TEXT; the caption setting in Resolve and Nuke)."
     )
+
+
+def require_captioner(engine: str, settings, checkpoints: Path | None) -> None:
+    """A Vivid-VR job without a caption needs CogVLM2-Video: refuse before any model loads, not mid-job."""
+    if engine != "vividvr" or settings.caption:
+        return
+    from vividvr_engine.pipeline import default_checkpoint_root  # heavy: only for jobs that need it
+
+    problems = captioner_problems(Path(checkpoints or default_checkpoint_root()) / CAPTIONER_DIR)
+    if problems:
+        raise CheckpointError(captioner_refusal(problems))

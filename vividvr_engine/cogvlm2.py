@@ -22,8 +22,9 @@ import torch.nn.functional as F
 from safetensors import safe_open
 from torch import nn
 
-from vividvr_engine.checkpoints import CAPTIONER_REPO, captioner_problems
+from vividvr_engine.checkpoints import captioner_problems
 from vividvr_engine.errors import CheckpointError
+from vividvr_engine.published import CAPTIONER
 
 LANGUAGE, VISION = 0, 1
 ROPE_BASE = 500_000.0
@@ -434,12 +435,12 @@ def load_model(folder: Path, device: str | torch.device = "cpu", dtype: torch.dt
     if missing:
         raise CheckpointError(
             f"{folder}: the weights lack {len(missing)} tensors of CogVLM2-Video (e.g. {', '.join(missing[:3])}); "
-            f"re-download https://huggingface.co/{CAPTIONER_REPO}"
+            f"re-download {CAPTIONER.url}"
         )
     return model.eval()
 
 
 def _mismatch(path: Path, key: str, expected: Sequence[int] | None, found: Sequence[int]) -> str:
     if expected is None:
-        return f"{path}: unexpected tensor {key}; is this https://huggingface.co/{CAPTIONER_REPO}?"
+        return f"{path}: unexpected tensor {key}; is this {CAPTIONER.url}?"
     return f"{path}: {key} has shape {list(found)}, CogVLM2-Video expects {list(expected)} (config.json mismatch?)"

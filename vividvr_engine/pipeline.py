@@ -42,6 +42,7 @@ from vividvr_engine.captioning import (
 from vividvr_engine.checkpoints import CAPTIONER_DIR, CheckpointPaths, VividVRModels, load_models
 from vividvr_engine.colorfix import color_fix
 from vividvr_engine.engine import CancelToken, ClipSource, FrameSink, Progress, ProgressCallback
+from vividvr_engine.errors import CheckpointError
 from vividvr_engine.guidance import solver_step
 from vividvr_engine.latent_store import LatentStore
 from vividvr_engine.planning import (
