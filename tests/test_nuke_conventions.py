@@ -15,6 +15,7 @@ from pathlib import Path
 import nuke_support as ns
 import numpy as np
 import OpenEXR
+import opentimelineio as otio
 import pytest
 from daemon_support import start_daemon
 from media_patterns import movie_frames, movie_timecode, read_index, write_exr_sequence, write_movie
@@ -67,9 +68,9 @@ def check_frame_exact(read: nuke.Node, node: nuke.Node, first_index: int) -> Non
         assert media_index(path, index, decoded) == plate_index, comp
 
 
-@pytest.mark.parametrize("movie_first_frame", [0, 1])
+@pytest.mark.parametrize("movie_first_frame", [0, 1, "timecode"])
 def test_movies_at_any_start_timecode_and_sequences_land_frame_exact_whatever_nuke_numbers_movies_from(
-    session: Path, movie_first_frame: int
+    session: Path, movie_first_frame: int | str
 ) -> None:
     nuke.fake_conventions["movie_first_frame"] = movie_first_frame
     daemon = start_daemon(session)
@@ -87,6 +88,8 @@ def test_movies_at_any_start_timecode_and_sequences_land_frame_exact_whatever_nu
             nuke.root()["fps"].setValue(float(rate))
             read = ns.plate_read(media, 1, 1, frame_mode="offset", frame="1000")
             origin = read["origfirst"].value()  # the number Nuke gave the media's first frame
+            if movie_first_frame == "timecode" and media.endswith(".mov"):
+                assert origin == round(otio.opentime.from_timecode(movie_timecode(Path(media)), float(rate)).value)
             read["first"].setValue(origin + 5)  # trimmed inside the media: media frames 5..16
             read["last"].setValue(origin + 16)
             node = ns.vividvr_node(read, session / "out", daemon=daemon.address, handles_before=HANDLES,

@@ -79,7 +79,7 @@ def test_reads_that_cannot_be_restored_say_what_to_change(read: ReadKnobs, words
 
 
 def test_a_read_whose_frames_nuke_cannot_report_is_refused_naming_it() -> None:
-    with pytest.raises(PlateError, match="Read7: Nuke reports no frames for /m/a.mov.*press Restore again"):
+    with pytest.raises(PlateError, match=r"Read7: Nuke reports no frames for /m/a.mov.*press Restore again"):
         plate_from_read(knobs("/m/a.mov", 1, 5), None, "Read7")
 
 
@@ -123,7 +123,7 @@ def test_restored_read_shows_each_restored_frame_where_the_plate_showed_it(outpu
 def test_restored_media_nuke_reports_otherwise_than_the_daemon_wrote_is_refused(
     output: str, reported: FrameRange | None
 ) -> None:
-    with pytest.raises(PlateError, match="^VividVR1: .*(cannot be confirmed|the daemon wrote 30)"):
+    with pytest.raises(PlateError, match=r"^VividVR1: .*(cannot be confirmed|the daemon wrote 30)"):
         restored_read(output, FrameRange(2, 31), 0, "linear", reported, "VividVR1")
 
 

@@ -35,7 +35,8 @@ GUI = True
 env: dict[str, Any] = {"gui": True}
 # Each Nuke behaviour the plugin relies on but cannot check here is one switch (fake_reset restores them):
 # - movie_first_frame: the file frame number Nuke gives a movie's first frame (Foundry's Read shows
-#   movies from 1; assumed, never measured here, so the plugin reads it back from origfirst);
+#   movies from 1; assumed, never measured here, so the plugin reads it back from origfirst), or
+#   "timecode": numbered from the movie's start timecode, as an editorial tool would;
 # - offset_sign: frame_mode "offset" shows file frame f at comp frame f + sign * frame (documented: +1).
 CONVENTIONS: dict[str, Any] = {"movie_first_frame": 1, "offset_sign": 1}
 fake_conventions: dict[str, Any] = dict(CONVENTIONS)
@@ -870,8 +871,22 @@ def _movie_frames(path: str) -> tuple[int, int] | None:
         return None
     if not count:
         return None
-    first = fake_conventions["movie_first_frame"]
+    first = _movie_first_frame(path)
     return first, first + count - 1
+
+
+def _movie_first_frame(path: str) -> int:
+    convention = fake_conventions["movie_first_frame"]
+    if convention != "timecode":
+        return convention
+    import av
+    import opentimelineio as otio
+
+    with av.open(path) as container:
+        stream = container.streams.video[0]
+        tags = {**container.metadata, **stream.metadata}
+        timecode = tags.get("timecode", "00:00:00:00")
+        return round(otio.opentime.from_timecode(timecode, float(stream.average_rate)).value)
 
 
 def fake_read_media_frame(read: Node, frame: int) -> tuple[str, int] | None:
@@ -879,4 +894,4 @@ def fake_read_media_frame(read: Node, frame: int) -> tuple[str, int] | None:
     shown = fake_read_shows(read, frame)
     if shown is None or _FIELD.search(os.path.basename(read["file"]._value)):
         return shown
-    return shown[0], shown[1] - fake_conventions["movie_first_frame"]
+    return shown[0], shown[1] - _movie_first_frame(shown[0])
