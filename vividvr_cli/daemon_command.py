@@ -22,6 +22,7 @@ from pathlib import Path
 
 from google.protobuf import json_format
 
+from vividvr_cli.restore_flags import add_restore_flags, setting_values
 from vividvr_client.client import DEFAULT_ADDRESS, DaemonClient, DaemonError, describe, make_request, pb
 
 EXIT_OK, EXIT_FAILURE, EXIT_REFUSED = 0, 1, 2
@@ -63,12 +64,10 @@ def _connection_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def _restore_flags() -> argparse.ArgumentParser:
-    """`vividvr restore`'s own parser, reused as a parent so `submit` takes exactly its flags."""
-    from vividvr_cli import restore_command
-
-    holder = argparse.ArgumentParser(add_help=False).add_subparsers()
-    restore_command.register(holder)
-    return holder.choices["restore"]
+    """`vividvr restore`'s flags, as a parent parser so `submit` takes exactly them."""
+    parent = argparse.ArgumentParser(add_help=False)
+    add_restore_flags(parent)
+    return parent
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -281,8 +280,6 @@ def run_status(args: argparse.Namespace) -> int:
 
 def request_from_args(args: argparse.Namespace) -> pb.RestoreRequest:
     """A RestoreRequest from `vividvr restore`-style arguments (ValueError for flags that cannot travel)."""
-    from vividvr_cli.restore_command import SETTING_FLAGS
-
     local = sorted({label for dest, label in LOCAL_ONLY_FLAGS.items() if getattr(args, dest, None) is not None})
     if local:
         raise ValueError(f"not available through the daemon: {', '.join(local)}")
@@ -300,7 +297,7 @@ def request_from_args(args: argparse.Namespace) -> pb.RestoreRequest:
         frames=args.frames or "",
         handles=tuple(getattr(args, "handles", (0, 0))),
         engine=args.engine,
-        settings={field: getattr(args, flag) for flag, field in SETTING_FLAGS.items()},
+        settings=setting_values(args),
         output_format=args.format or "",
         overwrite=args.overwrite,
         ten_bit=args.bit_depth == 10,
