@@ -20,7 +20,7 @@ MAX_OUTPUT_SIDE = 16384
 
 @dataclass(frozen=True)
 class Setting:
-    """One engine setting. `optional`: None is allowed (the engine then decides); hosts show it as 0 or ""."""
+    """One engine setting. An optional one (`unset` says what None means) is 0 or "" in host widgets."""
 
     name: str  # RestoreSettings field and EngineSettings proto field
     kind: type  # int, float, str or bool
@@ -31,12 +31,12 @@ class Setting:
     minimum: float | None = None
     maximum: float | None = None
     choices: tuple[str, ...] = ()
-    optional: bool = False
+    unset: str = ""  # what leaving an optional setting unset means; "": it must be set
 
     def problem(self, value: Any) -> str | None:
         """Why `value` is not allowed, or None."""
         if value is None:
-            return None if self.optional else f"{self.words} must be set"
+            return None if self.unset else f"{self.words} must be set"
         if self.kind in (int, float) and (isinstance(value, bool) or not isinstance(value, int | float)):
             return f"{self.words} must be a number, got {value!r}"
         if self.kind is int and value != int(value):
@@ -58,11 +58,13 @@ class Setting:
     def default_text(self) -> str:
         if self.kind is bool:
             return "on" if self.default else "off"
-        return "none" if self.default is None else _number(self.default) if self.kind is float else str(self.default)
+        if self.default is None:
+            return f"none: {self.unset}"
+        return _number(self.default) if self.kind is float else str(self.default)
 
     def from_host(self, raw: Any) -> Any:
         """A host widget's value as a setting value: 0 or "" in an optional setting means None."""
-        if self.optional and (raw is None or (isinstance(raw, str) and not raw.strip()) or raw == 0):
+        if self.unset and (raw is None or (isinstance(raw, str) and not raw.strip()) or raw == 0):
             return None
         return self.kind(raw.strip() if isinstance(raw, str) else raw)
 
@@ -78,14 +80,14 @@ SETTINGS: tuple[Setting, ...] = (
             "restoration-guided sampling strength; <= 0 disables it", "--restoration-guidance", None, 20),
     Setting("upscale", float, 0.0, "upscale", "resize factor; 0: the short side becomes 1024", "--upscale", 0, 16),
     Setting("short_side", int, None, "short side", "target short side in pixels; overrides upscale",
-            "--short-side", 16, MAX_OUTPUT_SIDE, optional=True),
+            "--short-side", 16, MAX_OUTPUT_SIDE, unset="use upscale"),
     Setting("tile_size", int, 128, "tile size", "latent pixels per spatial tile (even; x8 in image pixels)",
             "--tile-size", 8),
     Setting("num_temporal_process_frames", int, 121, "window frames", "frames per temporal window (8k+1)",
             "--window-frames", 1),
     Setting("seed", int, 42, "seed", "random seed", "--seed", 0, 2**63 - 1),
-    Setting("caption", str, None, "caption", "fixed caption (skips the captioning model); empty: caption the clip",
-            "--caption", optional=True),
+    Setting("caption", str, None, "caption", "fixed caption (skips the captioning model)", "--caption",
+            unset="the captioning model describes the clip"),
     Setting("color_fix", str, "adain", "color fix", "match the input's colour", "--color-fix", choices=COLOR_FIXES),
     Setting("textfix", bool, False, "text fix",
             "repair on-screen text with Real-ESRGAN where a text detector sees text (needs RealESRGAN/, easyocr/)",

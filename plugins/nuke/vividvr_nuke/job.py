@@ -18,8 +18,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from vividvr_client.client import DEFAULT_ADDRESS, DaemonClient, DaemonError, describe, make_request, pb
+from vividvr_client.settings_spec import SETTINGS
 from vividvr_client.timecode import FrameRange
 from vividvr_nuke import host
+from vividvr_nuke.gizmo import knob_type, settings_problems
 from vividvr_nuke.plate import (
     PlateError,
     check_read_back,
@@ -35,21 +37,6 @@ from vividvr_nuke.plate import (
 ADDRESS_ENV = "VIVIDVR_DAEMON"
 TOKEN_FILE_ENV = "VIVIDVR_DAEMON_TOKEN_FILE"
 POLL_SECONDS = 0.2  # how often a follower looks at the progress task's cancel button
-# knob name -> how a knob value becomes a RestoreSettings value (None: leave the engine default)
-SETTINGS_KNOBS: dict[str, Callable[[Any], Any]] = {
-    "num_inference_steps": int,
-    "guidance_scale": float,
-    "restoration_guidance_scale": float,
-    "upscale": float,
-    "short_side": lambda v: int(v) or None,  # 0: use upscale instead
-    "tile_size": int,
-    "num_temporal_process_frames": int,
-    "seed": int,
-    "color_fix": str,
-    "textfix": bool,
-    "offload": str,
-    "caption": lambda v: str(v).strip() or None,  # empty: the captioning model writes one
-}
 TERMINAL = ("completed", "failed", "cancelled")
 RESULT_KNOBS = ("result_file", "result_first", "result_last")
 FINISHED_STATES = (pb.JOB_STATE_FAILED, pb.JOB_STATE_CANCELLED)
@@ -101,7 +88,7 @@ def submission(node: host.Node) -> Submission:
     if not folder:
         raise PlateError(f"{node_name}: set the output folder")
     output_format = str(host.value(node, "output_format"))
-    settings = {knob: convert(host.value(node, knob)) for knob, convert in SETTINGS_KNOBS.items()}
+    settings = engine_settings(node)
     request = make_request(
         plate.media,
         folder,
@@ -114,6 +101,16 @@ def submission(node: host.Node) -> Submission:
         label=f"Nuke {node_name}",
     )
     return Submission(request, plate.comp_shift, plate.colorspace)
+
+
+def engine_settings(node: host.Node) -> dict[str, Any]:
+    """The Engine tab's knobs as RestoreSettings values, their classes read back; PlateError naming the knob."""
+    classes = {s.name: host.knob_class(node, s.name) for s in SETTINGS}
+    values = {s.name: s.from_host(host.value(node, s.name)) for s in SETTINGS if classes[s.name] == knob_type(s)[1]}
+    problems = settings_problems(classes, values)
+    if problems:
+        raise PlateError(f"{host.name(node)}: " + "; ".join(problems))
+    return values
 
 
 # ------------------------------------------------------------------------ node state (main thread)
