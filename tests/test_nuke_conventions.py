@@ -154,3 +154,17 @@ def test_a_stored_result_nuke_reads_otherwise_is_refused_on_reload_and_the_plate
     assert node.node("Restored")["file"].value() == ""
     assert "Nuke reads 5 frames" in node["message"].value() and "the daemon wrote 12" in nuke.fake_dialogs[-1]
     assert node["result_file"].value() == output  # the record is kept: fixing the file shows it again
+
+
+def test_engine_knob_values_read_back_the_same_after_a_script_reload(session: Path) -> None:
+    from vividvr_nuke.job import engine_settings
+
+    node = ns.vividvr_node(None, session / "out", seed=7, textfix=True, color_fix="wavelet", short_side=720,
+                           caption="a dog", guidance_scale=4.5, num_inference_steps=50)
+    sent = engine_settings(node)
+    script = session / "comp.nk"
+    nuke.scriptSave(str(script))
+    ns.start_session(session / "home")
+    nuke.scriptOpen(str(script))
+    assert engine_settings(nuke.toNode("VividVR1")) == sent
+    assert (sent["seed"], sent["short_side"], sent["caption"], sent["textfix"]) == (7, 720, "a dog", True)
