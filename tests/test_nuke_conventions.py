@@ -168,3 +168,20 @@ def test_engine_knob_values_read_back_the_same_after_a_script_reload(session: Pa
     nuke.scriptOpen(str(script))
     assert engine_settings(nuke.toNode("VividVR1")) == sent
     assert (sent["seed"], sent["short_side"], sent["caption"], sent["textfix"]) == (7, 720, "a dog", True)
+
+
+def test_a_finished_job_whose_frames_nuke_would_show_elsewhere_is_refused_and_the_plate_kept(session: Path) -> None:
+    daemon = start_daemon(session)
+    try:
+        pattern = write_exr_sequence(session / "media" / "seq", 1001, 10, size=SIZE)
+        read = ns.plate_read(str(pattern), 1001, 1010, frame_mode="offset", frame="100")
+        node = ns.vividvr_node(read, session / "out", daemon=daemon.address, output_format="exr")
+        ns.press(node, "restore")  # the request is built and checked here, on the main thread
+        nuke.fake_conventions["offset_sign"] = -1  # Nuke now shows the restored Read elsewhere
+        nuke.fake_run_main_loop(ns.finished(node), 90)
+        assert node["status"].value().startswith("error: job ")
+        assert "cannot be shown: VividVR1: Nuke shows the Read at comp frames" in nuke.fake_dialogs[-1]
+        assert node.node("Show")["which"].value() == 0 and node.node("Restored")["file"].value() == ""
+        assert node["result_file"].value() == ""  # nothing unconfirmed is recorded as the node's result
+    finally:
+        daemon.stop()
