@@ -5,6 +5,10 @@ documents, and enforces what the guide warns about:
 - knobs (value/setValue, typed: Int, Double, Boolean, Enumeration, String, File, PyScript
   buttons with execute()), `node.input(0)`, `setInput`, groups with `node.node(name)`;
 - Read knobs file/first/last/frame_mode/frame/colorspace; `root()` first_frame/last_frame/fps;
+- beyond hosts.md, from Foundry's Python API reference: a Read's `origfirst`/`origlast` (the frames
+  found in its file, filled when `file` is set or a script loads; real media is read), `hasError()`,
+  `firstFrame()`/`lastFrame()` (the comp frames a Read outputs), `Knob.Class()`, `message()`;
+- `fake_conventions`: one switch per behaviour the plugin reads back instead of trusting;
 - gizmos: `createNode("X")` loads X.gizmo from the plugin path (addUserKnob definitions, default
   values, child nodes and their wiring); a saved script stores only a gizmo's name and the knob
   values that differ from the gizmo's defaults, so its internal nodes start fresh on load;
