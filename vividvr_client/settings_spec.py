@@ -39,6 +39,8 @@ class Setting:
             return None if self.unset else f"{self.words} must be set"
         if self.kind in (int, float) and (isinstance(value, bool) or not isinstance(value, int | float)):
             return f"{self.words} must be a number, got {value!r}"
+        if self.kind in (str, bool) and not isinstance(value, self.kind):
+            return f"{self.words} must be a {self.kind.__name__}, got {value!r}"
         if self.kind is int and value != int(value):
             return f"{self.words} must be a whole number, got {value!r}"
         if self.choices and value not in self.choices:
@@ -52,15 +54,15 @@ class Setting:
         """The allowed range in words ("between 1 and 1000", "<= 20", ">= 8"); "" when unbounded."""
         low, high = self.minimum, self.maximum
         if low is None:
-            return "" if high is None else f"<= {_number(high)}"
-        return f">= {_number(low)}" if high is None else f"between {_number(low)} and {_number(high)}"
+            return "" if high is None else f"<= {number_text(high)}"
+        return f">= {number_text(low)}" if high is None else f"between {number_text(low)} and {number_text(high)}"
 
     def default_text(self) -> str:
         if self.kind is bool:
             return "on" if self.default else "off"
         if self.default is None:
             return f"none: {self.unset}"
-        return _number(self.default) if self.kind is float else str(self.default)
+        return number_text(self.default) if self.kind is float else str(self.default)
 
     def from_host(self, raw: Any) -> Any:
         """A host widget's value as a setting value: 0 or "" in an optional setting means None."""
@@ -69,7 +71,8 @@ class Setting:
         return self.kind(raw.strip() if isinstance(raw, str) else raw)
 
 
-def _number(value: float) -> str:
+def number_text(value: float) -> str:
+    """1.0 -> "1", 2.5 -> "2.5": how help, messages and the gizmo write numbers."""
     return str(int(value)) if value == int(value) else str(value)
 
 

@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from vividvr_client.settings_spec import SETTINGS, Setting
+from vividvr_client.settings_spec import SETTINGS, Setting, number_text
 
 TAB = " addUserKnob {20 engine_settings l Engine}\n"
 AFTER = " addUserKnob {1 result_file +HIDDEN}\n"  # the first knob after the Engine tab
@@ -39,10 +39,6 @@ def _tooltip(setting: Setting) -> str:
     return f"{setting.help}{bounds}{empty}"
 
 
-def _number(value: float) -> str:
-    return str(int(value)) if value == int(value) else repr(value)
-
-
 def knob_lines(setting: Setting) -> str:
     """The addUserKnob line of one setting, and its default when Nuke's own default differs."""
     code, _ = knob_type(setting)
@@ -53,7 +49,7 @@ def knob_lines(setting: Setting) -> str:
         nuke_default = setting.choices[0]
     elif setting.kind is float:
         low = setting.minimum if setting.minimum is not None else min(setting.default, 0)
-        options += f" R {_number(low)} {_number(setting.maximum if setting.maximum is not None else 100)}"
+        options += f" R {number_text(low)} {number_text(setting.maximum if setting.maximum is not None else 100)}"
     elif setting.kind is bool:
         options += " +STARTLINE"
         nuke_default = False
@@ -65,7 +61,7 @@ def knob_lines(setting: Setting) -> str:
         return line
     if setting.kind is bool:
         return line + f" {setting.name} true\n"
-    shown = _number(default) if setting.kind in (int, float) else default
+    shown = number_text(default) if setting.kind in (int, float) else default
     return line + f" {setting.name} {shown}\n"
 
 
