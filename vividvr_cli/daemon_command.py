@@ -59,7 +59,8 @@ def _connection_flags(parser: argparse.ArgumentParser) -> None:
         default=os.environ.get(ADDRESS_ENV, DEFAULT_ADDRESS),
         help=f"daemon address (default ${ADDRESS_ENV} or {DEFAULT_ADDRESS}; unix:PATH for a socket)",
     )
-    parser.add_argument("--token-file", type=Path, default=os.environ.get(TOKEN_FILE_ENV), help="bearer token file")
+    parser.add_argument("--token-file", type=Path, default=os.environ.get(TOKEN_FILE_ENV),
+                        help=f"bearer token file (default ${TOKEN_FILE_ENV})")
     parser.add_argument("--tls-ca", type=Path, metavar="PEM", help="CA certificate of a TLS daemon")
 
 
@@ -90,7 +91,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     stop = actions.add_parser("stop", help="stop the daemon; running jobs resume at the next start")
     stop.add_argument("--config", type=Path)
     stop.add_argument("--data-dir", type=Path, metavar="DIR")
-    stop.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for it to exit")
+    stop.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for it to exit (default 60)")
     stop.set_defaults(run=run_stop)
 
     status = actions.add_parser("status", help="is the daemon up; devices, models, memory, queue")
@@ -107,7 +108,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         " Takes vividvr restore's flags. The job id is printed alone on the last line.",
     )
     _connection_flags(submit)
-    submit.add_argument("--handles", type=int, nargs=2, default=(0, 0), metavar=("BEFORE", "AFTER"))
+    submit.add_argument("--handles", type=int, nargs=2, default=(0, 0), metavar=("BEFORE", "AFTER"),
+                        help="extra frames restored before and after the range (default 0 0)")
     submit.add_argument("--priority", type=int, default=0, help="higher runs first (default 0)")
     submit.add_argument("--label", default="", help="shown in `vividvr jobs`")
     submit.set_defaults(run=run_submit)
@@ -121,7 +123,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     jobs = subparsers.add_parser("jobs", help="list the daemon's jobs, newest first")
     _connection_flags(jobs)
     jobs.add_argument("--state", choices=sorted(STATE_NAMES), action="append", help="only these states (repeat)")
-    jobs.add_argument("--limit", type=int, default=50)
+    jobs.add_argument("--limit", type=int, default=50, help="at most this many jobs (default 50)")
     jobs.add_argument("--json", action="store_true")
     jobs.set_defaults(run=run_jobs)
 
