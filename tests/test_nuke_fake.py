@@ -81,3 +81,22 @@ def test_a_saved_script_keeps_wiring_and_gizmo_knobs_but_not_gizmo_internals(tmp
     assert nuke.toNode("Read1")["frame_mode"].value() == "start at"
     assert nuke.root()["last_frame"].value() == 1100
     assert loaded.node("Restored")["file"].value() == ""  # a gizmo's internals come from the .gizmo
+
+
+@pytest.mark.parametrize("first", [0, 1])
+def test_a_read_reports_the_frames_of_its_file_numbered_as_the_switch_says(tmp_path: Path, first: int) -> None:
+    from fractions import Fraction
+
+    from media_patterns import write_exr_sequence, write_movie
+
+    nuke.fake_conventions["movie_first_frame"] = first
+    movie = write_movie(tmp_path / "m.mov", "mjpeg", Fraction(24), 6, (32, 24), pix_fmt="yuvj420p")
+    read = nuke.nodes.Read(file=str(movie), first=first + 1, last=first + 3, frame_mode="offset", frame="10")
+    assert (read["origfirst"].value(), read["origlast"].value(), read.hasError()) == (first, first + 5, False)
+    assert (read.firstFrame(), read.lastFrame()) == (first + 11, first + 13)
+    assert nuke.fake_read_media_frame(read, first + 12) == (str(movie), 2)  # file frame first + 2
+    sequence = write_exr_sequence(tmp_path / "seq", 1001, 3, size=(8, 8))
+    read["file"].setValue(str(sequence))
+    assert (read["origfirst"].value(), read["origlast"].value()) == (1001, 1003)
+    read["file"].setValue(str(tmp_path / "missing.mov"))
+    assert read.hasError()

@@ -255,12 +255,12 @@ def test_daemon_refusals_and_bad_inputs_are_shown_on_the_node(session: Path) -> 
 
 
 def test_the_gizmo_offers_every_engine_format_and_colour_fix_with_the_engine_defaults(session: Path) -> None:
-    from dataclasses import fields
+    from dataclasses import asdict
 
     from vividvr_engine.engines import ENGINES
     from vividvr_engine.media.target import FORMATS
     from vividvr_engine.settings import COLOR_FIXES, OFFLOAD_MODES, RestoreSettings
-    from vividvr_nuke.job import SETTINGS_KNOBS
+    from vividvr_nuke.job import engine_settings
     from vividvr_nuke.plate import FORMAT_EXTENSIONS
 
     node = nuke.menu("Nodes").fake_invoke("VividVR/Restore")
@@ -269,7 +269,4 @@ def test_the_gizmo_offers_every_engine_format_and_colour_fix_with_the_engine_def
     assert set(FORMAT_EXTENSIONS) == set(FORMATS)
     assert node["color_fix"].values() == list(COLOR_FIXES)
     assert node["offload"].values() == list(OFFLOAD_MODES)
-    defaults = RestoreSettings()
-    assert set(SETTINGS_KNOBS) == {f.name for f in fields(RestoreSettings)}
-    for name, convert in SETTINGS_KNOBS.items():
-        assert convert(node[name].value()) == getattr(defaults, name), name
+    assert engine_settings(node) == asdict(RestoreSettings())  # every setting, at the engine's default

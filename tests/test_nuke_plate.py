@@ -7,7 +7,6 @@ import pytest
 
 from vividvr_client.timecode import FrameRange
 from vividvr_nuke.plate import (
-    MOVIE_FIRST_FRAME,
     PlateError,
     ReadKnobs,
     explicit_colorspace,
@@ -39,20 +38,25 @@ def comp_of(read: ReadKnobs, file_frame: int) -> int:
      ("offset", "0"), ("offset", "-1000"), ("offset", "250"), ("start at", "1"), ("start at", "86400")],
 )
 @pytest.mark.parametrize("file", ["/m/plate.%04d.exr", "/m/plate.####.dpx", "/m/plate.mov"])
-def test_every_frame_mode_maps_media_frames_to_the_comp_frames_nuke_shows(file: str, mode: str, frame: str) -> None:
+@pytest.mark.parametrize("movie_first", [0, 1])
+def test_every_frame_mode_maps_media_frames_to_the_comp_frames_nuke_shows(
+    file: str, mode: str, frame: str, movie_first: int
+) -> None:
     read = knobs(file, 5, 80, mode, frame)
-    plate = plate_from_read(read)
+    plate = plate_from_read(read, FrameRange(movie_first, 99))
     movie = file.endswith(".mov")
     assert plate.is_movie is movie
     for file_frame in (5, 6, 42, 80):
-        media = file_frame - MOVIE_FIRST_FRAME if movie else file_frame
+        media = file_frame - movie_first if movie else file_frame
         assert media + plate.comp_shift == comp_of(read, file_frame)
         assert media in plate.frames
     assert plate.frames.count == 76
 
 
-def test_movie_frames_count_from_zero_for_the_daemon() -> None:
-    assert plate_from_read(knobs("/m/a.mov", 1, 40)).frames == FrameRange(0, 39)
+def test_movie_frames_count_from_zero_for_the_daemon_whatever_number_nuke_gives_the_first() -> None:
+    assert plate_from_read(knobs("/m/a.mov", 1, 40), FrameRange(1, 40)).frames == FrameRange(0, 39)
+    assert plate_from_read(knobs("/m/a.mov", 0, 39), FrameRange(0, 39)).frames == FrameRange(0, 39)
+    assert plate_from_read(knobs("/m/a.mov", 5, 9), FrameRange(0, 39)).frames == FrameRange(5, 9)
 
 
 @pytest.mark.parametrize(
@@ -64,17 +68,23 @@ def test_movie_frames_count_from_zero_for_the_daemon() -> None:
         (knobs(mode="expression", frame="frame*2"), "not a fixed shift"),
         (knobs(mode="offset", frame="ten"), "not a whole frame"),
         (knobs(mode="reverse"), "unknown frame mode"),
-        (knobs(file="/m/a.mov", first=0, last=5), "before the media's first frame"),
+        (knobs(file="/m/a.mov", first=0, last=5), "reach outside the media's frames 1-2000"),
+        (knobs(first=1001, last=2001), "reach outside the media's frames 1-2000"),
     ],
 )
 def test_reads_that_cannot_be_restored_say_what_to_change(read: ReadKnobs, words: str) -> None:
     with pytest.raises(PlateError, match=words) as error:
-        plate_from_read(read, "Read7")
+        plate_from_read(read, FrameRange(1, 2000), "Read7")
     assert str(error.value).startswith("Read7: ")
 
 
+def test_a_read_whose_frames_nuke_cannot_report_is_refused_naming_it() -> None:
+    with pytest.raises(PlateError, match=r"Read7: Nuke reports no frames for /m/a.mov.*press Restore again"):
+        plate_from_read(knobs("/m/a.mov", 1, 5), None, "Read7")
+
+
 def test_project_range_restores_its_overlap_with_the_read() -> None:
-    plate = plate_from_read(knobs(mode="offset", frame="10"))  # comp 1011-1110
+    plate = plate_from_read(knobs(mode="offset", frame="10"), FrameRange(1001, 1100))  # comp 1011-1110
     assert restore_frames(plate, "input", FrameRange(1, 5)) == FrameRange(1001, 1100)
     assert restore_frames(plate, "project", FrameRange(1020, 1050)) == FrameRange(1010, 1040)
     assert restore_frames(plate, "project", FrameRange(900, 2000)) == FrameRange(1001, 1100)
@@ -88,19 +98,33 @@ def test_colourspace_defaults_become_the_space_they_stood_for() -> None:
     assert explicit_colorspace("ACES - ACEScg") == "ACES - ACEScg"
 
 
-@pytest.mark.parametrize("output", ["/o/plate_vividvr_j1.####.exr", "/o/plate_vividvr_j1.mov"])
-def test_restored_read_shows_each_restored_frame_where_the_plate_showed_it(output: str) -> None:
+@pytest.mark.parametrize(
+    ("output", "reported"),
+    [("/o/plate_vividvr_j1.####.exr", FrameRange(2, 31)), ("/o/plate_vividvr_j1.mov", FrameRange(1, 30)),
+     ("/o/plate_vividvr_j1.mov", FrameRange(0, 29))],
+)
+def test_restored_read_shows_each_restored_frame_where_the_plate_showed_it(output: str, reported: FrameRange) -> None:
     read = knobs("/m/plate.mov", 5, 30, "offset", "1000")
-    plate = plate_from_read(read)
+    plate = plate_from_read(read, FrameRange(1, 40))
     restored = FrameRange(2, 31)  # media frames 4-29 with two handles each side
-    setup = restored_read(output, restored, plate.comp_shift, "Gamma2.2")
+    setup = restored_read(output, restored, plate.comp_shift, "Gamma2.2", reported, "VividVR1")
+    assert (setup.first, setup.last) == (reported.first, reported.last)  # the numbers Nuke gave the file
     assert (setup.frame_mode, setup.colorspace) == ("offset", "Gamma2.2")
     assert setup.last - setup.first + 1 == restored.count
     for index, media in enumerate(range(restored.first, restored.last + 1)):
         file_frame = setup.first + index  # restored files hold restored frames in order
         assert file_frame + int(setup.frame) == media + plate.comp_shift
-    if output.endswith(".exr"):
-        assert (setup.first, setup.last) == (2, 31)  # sequences keep the source's numbers
+
+
+@pytest.mark.parametrize(
+    ("output", "reported"),
+    [("/o/r.mov", None), ("/o/r.mov", FrameRange(1, 29)), ("/o/r.####.exr", FrameRange(1, 30))],
+)
+def test_restored_media_nuke_reports_otherwise_than_the_daemon_wrote_is_refused(
+    output: str, reported: FrameRange | None
+) -> None:
+    with pytest.raises(PlateError, match=r"^VividVR1: .*(cannot be confirmed|the daemon wrote 30)"):
+        restored_read(output, FrameRange(2, 31), 0, "linear", reported, "VividVR1")
 
 
 def test_output_names_carry_the_job_and_the_format_extension() -> None:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from google.protobuf import json_format
 
+from vividvr_cli.restore_flags import add_restore_flags, setting_values
 from vividvr_client.client import DEFAULT_ADDRESS, DaemonClient, DaemonError, describe, make_request, pb
 
 EXIT_OK, EXIT_FAILURE, EXIT_REFUSED = 0, 1, 2
@@ -58,17 +59,16 @@ def _connection_flags(parser: argparse.ArgumentParser) -> None:
         default=os.environ.get(ADDRESS_ENV, DEFAULT_ADDRESS),
         help=f"daemon address (default ${ADDRESS_ENV} or {DEFAULT_ADDRESS}; unix:PATH for a socket)",
     )
-    parser.add_argument("--token-file", type=Path, default=os.environ.get(TOKEN_FILE_ENV), help="bearer token file")
+    parser.add_argument("--token-file", type=Path, default=os.environ.get(TOKEN_FILE_ENV),
+                        help=f"bearer token file (default ${TOKEN_FILE_ENV})")
     parser.add_argument("--tls-ca", type=Path, metavar="PEM", help="CA certificate of a TLS daemon")
 
 
 def _restore_flags() -> argparse.ArgumentParser:
-    """`vividvr restore`'s own parser, reused as a parent so `submit` takes exactly its flags."""
-    from vividvr_cli import restore_command
-
-    holder = argparse.ArgumentParser(add_help=False).add_subparsers()
-    restore_command.register(holder)
-    return holder.choices["restore"]
+    """`vividvr restore`'s flags, as a parent parser so `submit` takes exactly them."""
+    parent = argparse.ArgumentParser(add_help=False)
+    add_restore_flags(parent)
+    return parent
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -91,7 +91,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     stop = actions.add_parser("stop", help="stop the daemon; running jobs resume at the next start")
     stop.add_argument("--config", type=Path)
     stop.add_argument("--data-dir", type=Path, metavar="DIR")
-    stop.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for it to exit")
+    stop.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for it to exit (default 60)")
     stop.set_defaults(run=run_stop)
 
     status = actions.add_parser("status", help="is the daemon up; devices, models, memory, queue")
@@ -108,7 +108,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         " Takes vividvr restore's flags. The job id is printed alone on the last line.",
     )
     _connection_flags(submit)
-    submit.add_argument("--handles", type=int, nargs=2, default=(0, 0), metavar=("BEFORE", "AFTER"))
+    submit.add_argument("--handles", type=int, nargs=2, default=(0, 0), metavar=("BEFORE", "AFTER"),
+                        help="extra frames restored before and after the range (default 0 0)")
     submit.add_argument("--priority", type=int, default=0, help="higher runs first (default 0)")
     submit.add_argument("--label", default="", help="shown in `vividvr jobs`")
     submit.set_defaults(run=run_submit)
@@ -122,7 +123,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     jobs = subparsers.add_parser("jobs", help="list the daemon's jobs, newest first")
     _connection_flags(jobs)
     jobs.add_argument("--state", choices=sorted(STATE_NAMES), action="append", help="only these states (repeat)")
-    jobs.add_argument("--limit", type=int, default=50)
+    jobs.add_argument("--limit", type=int, default=50, help="at most this many jobs (default 50)")
     jobs.add_argument("--json", action="store_true")
     jobs.set_defaults(run=run_jobs)
 
@@ -281,8 +282,6 @@ def run_status(args: argparse.Namespace) -> int:
 
 def request_from_args(args: argparse.Namespace) -> pb.RestoreRequest:
     """A RestoreRequest from `vividvr restore`-style arguments (ValueError for flags that cannot travel)."""
-    from vividvr_cli.restore_command import SETTING_FLAGS
-
     local = sorted({label for dest, label in LOCAL_ONLY_FLAGS.items() if getattr(args, dest, None) is not None})
     if local:
         raise ValueError(f"not available through the daemon: {', '.join(local)}")
@@ -300,7 +299,7 @@ def request_from_args(args: argparse.Namespace) -> pb.RestoreRequest:
         frames=args.frames or "",
         handles=tuple(getattr(args, "handles", (0, 0))),
         engine=args.engine,
-        settings={field: getattr(args, flag) for flag, field in SETTING_FLAGS.items()},
+        settings=setting_values(args),
         output_format=args.format or "",
         overwrite=args.overwrite,
         ten_bit=args.bit_depth == 10,

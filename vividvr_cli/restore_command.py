@@ -12,35 +12,19 @@ import json
 import logging
 import sys
 import time
-from pathlib import Path
 
+from vividvr_cli.daemon_command import restore_through_daemon
+from vividvr_cli.restore_flags import add_restore_flags, setting_values
 from vividvr_client.timecode import FrameRange, range_from_timecodes
 from vividvr_engine.captioning import require_captioner
 from vividvr_engine.engine import CancelToken, Progress
-from vividvr_engine.engines import ENGINES, create_engine
+from vividvr_engine.engines import create_engine
 from vividvr_engine.errors import Cancelled, CheckpointError, MediaError, SettingsError, VividVRError
 from vividvr_engine.media.colour import OcioColourSpaces
-from vividvr_engine.media.target import FORMATS
 from vividvr_engine.restore_job import MediaInfo, RestoreJobSpec, RestoreResult, probe, restore_clip
-from vividvr_engine.settings import COLOR_FIXES, OFFLOAD_MODES, RestoreSettings
+from vividvr_engine.settings import RestoreSettings
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
-
-# CLI flag -> RestoreSettings field; flags left out keep the settings' defaults.
-SETTING_FLAGS = {
-    "steps": "num_inference_steps",
-    "guidance": "guidance_scale",
-    "restoration_guidance": "restoration_guidance_scale",
-    "upscale": "upscale",
-    "short_side": "short_side",
-    "tile_size": "tile_size",
-    "window_frames": "num_temporal_process_frames",
-    "seed": "seed",
-    "caption": "caption",
-    "color_fix": "color_fix",
-    "textfix": "textfix",
-    "offload": "offload",
-}
 
 CHECKPOINT_HINT = (
     "hint: point --checkpoints at the folder holding CogVideoX1.5-5B/ and Vivid-VR/ (or set "
@@ -54,51 +38,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="restore a movie or image sequence",
         description="Restore INPUT (a movie, or a sequence like name.####.exr) into --output, frame-accurately.",
     )
-    parser.add_argument("input", metavar="INPUT", help="movie file or image-sequence pattern (name.####.exr)")
-    parser.add_argument("--output", "-o", required=True, help="movie file or sequence pattern (name.####.exr)")
-    parser.add_argument("--engine", choices=sorted(ENGINES), default="vividvr")
-    parser.add_argument("--checkpoints", type=Path, metavar="DIR", help="checkpoint folder for the vividvr engine")
-    parser.add_argument("--device", help="torch device for model engines (default: best available)")
-    span = parser.add_mutually_exclusive_group()
-    span.add_argument("--frames", metavar="FIRST-LAST", help="source frame numbers, inclusive (movie: 0-based)")
-    span.add_argument("--in", dest="tc_in", metavar="TC", help="first frame as source timecode (with --out)")
-    parser.add_argument("--out", dest="tc_out", metavar="TC", help="last frame as source timecode, inclusive")
-    parser.add_argument("--format", choices=FORMATS, help="output format (default: from --output's extension)")
-    parser.add_argument("--bit-depth", type=int, choices=(8, 10), default=8, help="h264/h265 bit depth")
-    parser.add_argument("--overwrite", action="store_true", help="replace existing output")
-    parser.add_argument("--state-dir", type=Path, help="keep resumable state here; rerun to resume")
-    parser.add_argument("--steps", type=int)
-    parser.add_argument("--guidance", type=float)
-    parser.add_argument("--restoration-guidance", type=float)
-    size = parser.add_mutually_exclusive_group()
-    size.add_argument("--upscale", type=float, help="resize factor (0: short side 1024)")
-    size.add_argument("--short-side", type=int, help="target short side in pixels")
-    parser.add_argument("--tile-size", type=int)
-    parser.add_argument("--window-frames", type=int, help="frames per temporal window (8k+1)")
-    parser.add_argument("--seed", type=int)
-    parser.add_argument("--caption", help="fixed caption (skips the captioning model)")
-    parser.add_argument("--color-fix", choices=COLOR_FIXES, help="match the input's colour (default adain)")
-    parser.add_argument(
-        "--textfix",
-        action="store_true",
-        default=None,
-        help="repair on-screen text with Real-ESRGAN where a text detector sees text (needs RealESRGAN/, easyocr/)",
-    )
-    parser.add_argument(
-        "--offload", choices=OFFLOAD_MODES,
-        help="GPU memory mode: 'model' keeps the text encoder and VAE off the GPU between phases (about 10 GiB less)",
-    )
-    parser.add_argument("--daemon", metavar="HOST:PORT", help="restore through a running daemon instead of here")
-    parser.add_argument("--ocio-config", help="OpenColorIO config (file or ocio:// name) for the input transform")
-    parser.add_argument("--input-space", help="OCIO colour space of the input")
-    parser.add_argument("--working-space", help="OCIO colour space the engine works in")
-    parser.add_argument("--json", action="store_true", help="machine-readable progress lines on stdout")
+    add_restore_flags(parser)
     parser.set_defaults(run=run)
 
 
 def settings_from_args(args: argparse.Namespace) -> RestoreSettings:
-    values = {field: getattr(args, flag) for flag, field in SETTING_FLAGS.items() if getattr(args, flag) is not None}
-    return RestoreSettings(**values)
+    return RestoreSettings(**setting_values(args))
 
 
 def frames_from_args(args: argparse.Namespace, info: MediaInfo) -> FrameRange | None:
@@ -196,8 +141,6 @@ def fail(args: argparse.Namespace, code: int, message: str) -> int:
 
 def run(args: argparse.Namespace) -> int:
     if args.daemon:
-        from vividvr_cli.daemon_command import restore_through_daemon  # imports restore's parser: keep lazy
-
         return restore_through_daemon(args)
     logging.basicConfig(level=logging.WARNING, format="warning: %(message)s", stream=sys.stderr)
     reporter = None

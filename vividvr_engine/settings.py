@@ -1,61 +1,51 @@
-"""Restoration settings: names and defaults follow the authors' inference script."""
+"""Restoration settings: names and defaults follow the authors' inference script.
+
+Defaults, ranges and choices are declared once in `vividvr_client.settings_spec` (torch-free, so
+the CLI and the host plugins are generated from the same declaration); this class adds the rules
+that need the engine's arithmetic.
+"""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 
+from vividvr_client import settings_spec
+from vividvr_client.settings_spec import COLOR_FIXES, MAX_OUTPUT_SIDE, OFFLOAD_MODES
 from vividvr_engine.errors import SettingsError
 from vividvr_engine.planning import Resize, plan_resize, validate_window_frames
 
-COLOR_FIXES = ("adain", "wavelet", "none")
-# "model": the text encoder and VAE visit the GPU only for their phase (saves ~10 GiB, costs transfers)
-OFFLOAD_MODES = ("none", "model")
-MAX_OUTPUT_SIDE = 16384
+__all__ = ["COLOR_FIXES", "MAX_OUTPUT_SIDE", "OFFLOAD_MODES", "RestoreSettings"]
+_DEFAULT = settings_spec.defaults()
 
 
 @dataclass(frozen=True)
 class RestoreSettings:
-    num_inference_steps: int = 50
-    guidance_scale: float = 6.0
-    restoration_guidance_scale: float = -1.0  # <= 0 disables restoration-guided sampling
-    upscale: float = 0.0  # resize factor; 0 means the short side becomes 1024
-    short_side: int | None = None  # target short side in pixels; overrides `upscale`
-    tile_size: int = 128  # latent pixels per spatial tile (x8 in image pixels)
-    num_temporal_process_frames: int = 121  # frames per temporal window, 8k+1
-    seed: int = 42
-    caption: str | None = None  # fixed caption: skips the captioning model
-    color_fix: str = "adain"
-    textfix: bool = False
-    offload: str = "none"  # GPU memory mode; never changes the result
+    num_inference_steps: int = _DEFAULT["num_inference_steps"]
+    guidance_scale: float = _DEFAULT["guidance_scale"]
+    restoration_guidance_scale: float = _DEFAULT["restoration_guidance_scale"]  # <= 0 disables it
+    upscale: float = _DEFAULT["upscale"]  # resize factor; 0 means the short side becomes 1024
+    short_side: int | None = _DEFAULT["short_side"]  # target short side in pixels; overrides `upscale`
+    tile_size: int = _DEFAULT["tile_size"]  # latent pixels per spatial tile (x8 in image pixels)
+    num_temporal_process_frames: int = _DEFAULT["num_temporal_process_frames"]  # frames per window, 8k+1
+    seed: int = _DEFAULT["seed"]
+    caption: str | None = _DEFAULT["caption"]  # fixed caption: skips the captioning model
+    color_fix: str = _DEFAULT["color_fix"]
+    textfix: bool = _DEFAULT["textfix"]
+    offload: str = _DEFAULT["offload"]  # GPU memory mode; never changes the result
 
     def __post_init__(self) -> None:
         self.validate()
 
     def validate(self) -> None:
-        if not 1 <= self.num_inference_steps <= 1000:
-            raise SettingsError(f"steps must be between 1 and 1000, got {self.num_inference_steps}")
-        if not 0 <= self.guidance_scale <= 50:
-            raise SettingsError(f"guidance scale must be between 0 and 50, got {self.guidance_scale}")
-        if self.restoration_guidance_scale > 20:
-            raise SettingsError(
-                f"restoration guidance must be <= 20 (or <= 0 to disable), got {self.restoration_guidance_scale}"
-            )
-        if self.upscale < 0 or self.upscale > 16:
-            raise SettingsError(f"upscale must be 0 (short side 1024) or a factor up to 16, got {self.upscale}")
-        if self.short_side is not None and not 16 <= self.short_side <= MAX_OUTPUT_SIDE:
-            raise SettingsError(f"short side must be between 16 and {MAX_OUTPUT_SIDE} pixels, got {self.short_side}")
-        if self.tile_size < 8 or self.tile_size % 2:
+        problems = settings_spec.problems(asdict(self))
+        if problems:
+            raise SettingsError("; ".join(problems))
+        if self.tile_size % 2:
             raise SettingsError(f"tile size must be an even number of latent pixels >= 8, got {self.tile_size}")
         try:
             validate_window_frames(self.num_temporal_process_frames)
         except ValueError as exc:
             raise SettingsError(str(exc)) from None
-        if not 0 <= self.seed < 2**63:
-            raise SettingsError(f"seed must be a non-negative 64-bit integer, got {self.seed}")
-        if self.offload not in OFFLOAD_MODES:
-            raise SettingsError(f"offload must be one of {', '.join(OFFLOAD_MODES)}, got {self.offload!r}")
-        if self.color_fix not in COLOR_FIXES:
-            raise SettingsError(f"color fix must be one of {', '.join(COLOR_FIXES)}, got {self.color_fix!r}")
 
     def resize_for(self, height: int, width: int) -> Resize:
         """How a source of the given size is resized (see `planning.plan_resize`)."""

@@ -5,6 +5,10 @@ documents, and enforces what the guide warns about:
 - knobs (value/setValue, typed: Int, Double, Boolean, Enumeration, String, File, PyScript
   buttons with execute()), `node.input(0)`, `setInput`, groups with `node.node(name)`;
 - Read knobs file/first/last/frame_mode/frame/colorspace; `root()` first_frame/last_frame/fps;
+- beyond hosts.md, from Foundry's Python API reference: a Read's `origfirst`/`origlast` (the frames
+  found in its file, filled when `file` is set or a script loads; real media is read), `hasError()`,
+  `firstFrame()`/`lastFrame()` (the comp frames a Read outputs), `Knob.Class()`, `message()`;
+- `fake_conventions`: one switch per behaviour the plugin reads back instead of trusting;
 - gizmos: `createNode("X")` loads X.gizmo from the plugin path (addUserKnob definitions, default
   values, child nodes and their wiring); a saved script stores only a gizmo's name and the knob
   values that differ from the gizmo's defaults, so its internal nodes start fresh on load;
@@ -33,6 +37,14 @@ from typing import Any
 
 GUI = True
 env: dict[str, Any] = {"gui": True}
+# Each Nuke behaviour the plugin relies on but cannot check here is one switch (fake_reset restores them):
+# - movie_first_frame: the file frame number Nuke gives a movie's first frame (Foundry's Read shows
+#   movies from 1; assumed, never measured here, so the plugin reads it back from origfirst), or
+#   "timecode": numbered from the movie's start timecode, as an editorial tool would;
+# - offset_sign: frame_mode "offset" shows file frame f at comp frame f + sign * frame (documented: +1).
+CONVENTIONS: dict[str, Any] = {"movie_first_frame": 1, "offset_sign": 1}
+fake_conventions: dict[str, Any] = dict(CONVENTIONS)
+fake_dialogs: list[str] = []  # what nuke.message showed
 
 
 class _ThreadError(RuntimeError):
@@ -60,6 +72,9 @@ class Knob:
 
     def name(self) -> str:
         return self._name
+
+    def Class(self) -> str:
+        return type(self).__name__
 
     def label(self) -> str:
         return self._label
@@ -93,7 +108,11 @@ class String_Knob(Knob):
 
 
 class File_Knob(String_Knob):
-    pass
+    def setValue(self, value: Any) -> bool:
+        super().setValue(value)
+        if self.node is not None and self.node.Class() == "Read":
+            _fake_load_media(self.node)
+        return True
 
 
 class Text_Knob(String_Knob):
@@ -208,6 +227,7 @@ class Node:
         self._inputs: list[Node | None] = [None] * max_inputs
         self._children: dict[str, Node] = {}
         self._parent: Node | None = None
+        self.fake_error = False
         self.addKnob(String_Knob("name", "name", ""))
         for knob in knobs:
             self.addKnob(knob)
@@ -263,6 +283,29 @@ class Node:
     def format(self) -> Format:
         return Format(1920, 1080)
 
+    def hasError(self) -> bool:
+        return self.fake_error
+
+    def firstFrame(self) -> int:
+        return self._frame_range()[0]
+
+    def lastFrame(self) -> int:
+        return self._frame_range()[1]
+
+    def _frame_range(self) -> tuple[int, int]:
+        """Comp frames a Read outputs (its file range moved by its frame mode); the project range otherwise."""
+        if self._class != "Read":
+            return _state.root["first_frame"]._value, _state.root["last_frame"]._value
+        first, last = self["first"]._value, self["last"]._value
+        mode, value = self["frame_mode"]._value, self["frame"]._value.strip()
+        if mode == "offset":
+            shift = fake_conventions["offset_sign"] * int(value or 0)
+        elif mode == "start at":
+            shift = int(value or first) - first
+        else:
+            shift = -(int(eval(value or "frame", {"frame": 0})))  # test inputs only: frame+N reads comp+N
+        return first + shift, last + shift
+
     def begin(self) -> Node:
         _state.groups.append(self)
         return self
@@ -292,6 +335,8 @@ BUILTIN: dict[str, tuple[int, Callable[[], list[Knob]]]] = {
             Enumeration_Knob("frame_mode", "frame mode", ["expression", "start at", "offset"]),
             String_Knob("frame"),
             String_Knob("colorspace", value="default"),
+            Int_Knob("origfirst", "original range", value=1),
+            Int_Knob("origlast", value=1),
         ],
     ),
     "Dot": (1, list),
@@ -339,6 +384,9 @@ def fake_reset(gui: bool = True) -> None:
     env["gui"] = gui
     _state = _State()
     _plugin_paths.clear()
+    fake_conventions.clear()
+    fake_conventions.update(CONVENTIONS)
+    fake_dialogs.clear()
     _on_create.clear()
     _menus.clear()
     fake_progress_tasks.clear()
@@ -438,6 +486,15 @@ nodes = _Nodes()
 
 def addOnCreate(call: Callable, args: tuple = (), kwargs: dict | None = None, nodeClass: str = "*") -> None:
     _on_create.append((call, tuple(args), dict(kwargs or {}), nodeClass))
+
+
+def message(text: str) -> None:
+    """A modal dialog in the GUI (main thread only); terminal Nuke prints it."""
+    _check_thread()
+    if GUI:
+        fake_dialogs.append(text)
+    else:
+        print(text)
 
 
 def executeInMainThread(call: Callable, args: tuple = (), kwargs: dict | None = None) -> None:
@@ -691,6 +748,8 @@ def _build(statements: list[list[str]], load: bool) -> None:
         name = next((s[1] for s in _statements(body) if s[0] == "name"), None)
         node = _new_node(key, name)
         inputs = _apply_block(node, body)
+        if key == "Read":
+            _fake_load_media(node)
         if inputs is None:
             inputs = node.maxInputs()
         taken = [stack.pop() if stack else None for _ in range(inputs)]
@@ -763,7 +822,7 @@ def fake_read_shows(read: Node, frame: int) -> tuple[str, int] | None:
     mode, value = read["frame_mode"]._value, read["frame"]._value.strip()
     first, last = read["first"]._value, read["last"]._value
     if mode == "offset":
-        file_frame = frame - int(value or 0)
+        file_frame = frame - fake_conventions["offset_sign"] * int(value or 0)
     elif mode == "start at":
         file_frame = frame - int(value or first) + first
     else:
@@ -777,3 +836,66 @@ def fake_read_shows(read: Node, frame: int) -> tuple[str, int] | None:
         head, tail = os.path.split(path)
         path = os.path.join(head, tail[: match.start()] + f"{file_frame:0{width}d}" + tail[match.end() :])
     return path, file_frame
+
+
+_FIELD = re.compile(r"%0?(\d*)d|#+")
+
+
+def _fake_load_media(read: Node) -> None:
+    """What Nuke does when a Read's file is set: learn the file's frames (origfirst/origlast) or show an error.
+
+    Sequences: the numbers of the files on disk. Movies: decoded frames, numbered from
+    fake_conventions["movie_first_frame"].
+    """
+    path = read["file"]._value
+    frames = _sequence_numbers(path) if _FIELD.search(os.path.basename(path)) else _movie_frames(path)
+    read.fake_error = frames is None
+    if frames is not None:
+        read["origfirst"]._value, read["origlast"]._value = frames
+
+
+def _sequence_numbers(pattern: str) -> tuple[int, int] | None:
+    head, tail = os.path.split(pattern)
+    match = _FIELD.search(tail)
+    regex = re.compile(re.escape(tail[: match.start()]) + r"(\d+)" + re.escape(tail[match.end() :]) + "$")
+    try:
+        numbers = [int(m.group(1)) for name in os.listdir(head or ".") if (m := regex.match(name))]
+    except OSError:
+        return None
+    return (min(numbers), max(numbers)) if numbers else None
+
+
+def _movie_frames(path: str) -> tuple[int, int] | None:
+    import av  # the fake reads real media, as Nuke would
+
+    try:
+        with av.open(path) as container:
+            count = sum(1 for _ in container.decode(video=0))
+    except (OSError, av.FFmpegError, IndexError):
+        return None
+    if not count:
+        return None
+    first = _movie_first_frame(path)
+    return first, first + count - 1
+
+
+def _movie_first_frame(path: str) -> int:
+    convention = fake_conventions["movie_first_frame"]
+    if convention != "timecode":
+        return convention
+    import av
+    import opentimelineio as otio
+
+    with av.open(path) as container:
+        stream = container.streams.video[0]
+        tags = {**container.metadata, **stream.metadata}
+        timecode = tags.get("timecode", "00:00:00:00")
+        return round(otio.opentime.from_timecode(timecode, float(stream.average_rate)).value)
+
+
+def fake_read_media_frame(read: Node, frame: int) -> tuple[str, int] | None:
+    """(file, media frame) a Read shows at comp frame `frame`: a sequence's file number, a movie's index from 0."""
+    shown = fake_read_shows(read, frame)
+    if shown is None or _FIELD.search(os.path.basename(read["file"]._value)):
+        return shown
+    return shown[0], shown[1] - _movie_first_frame(shown[0])

@@ -71,6 +71,19 @@ def read_knobs(read: Node) -> ReadKnobs:
     )
 
 
+def media_frames(read: Node) -> FrameRange | None:
+    """The file frames Nuke found in the Read's file (its original range); None when the Read shows an error."""
+    first, last = int(read["origfirst"].value()), int(read["origlast"].value())
+    if read.hasError() or last < first:
+        return None
+    return FrameRange(first, last)
+
+
+def output_frames(read: Node) -> FrameRange:
+    """The comp frames the node outputs, as Nuke computes them (its frame mode applied)."""
+    return FrameRange(int(read.firstFrame()), int(read.lastFrame()))
+
+
 def project_frames() -> FrameRange:
     root = nuke.root()
     return FrameRange(int(root["first_frame"].value()), int(root["last_frame"].value()))
@@ -80,17 +93,38 @@ def project_fps() -> float:
     return float(nuke.root()["fps"].value())
 
 
-def show_restored(node: Node, setup: ReadKnobs | None) -> None:
-    """Point the gizmo's internal Read at restored media and switch to it; None shows the plate."""
-    read = node.node(INTERNAL_READ)
-    if setup is not None:
-        read["file"].setValue(setup.file)
-        read["first"].setValue(setup.first)
-        read["last"].setValue(setup.last)
-        read["frame_mode"].setValue(setup.frame_mode)
-        read["frame"].setValue(setup.frame)
-        read["colorspace"].setValue(setup.colorspace)
-    node.node(INTERNAL_SWITCH)["which"].setValue(0 if setup is None else 1)
+def internal_read(node: Node) -> Node:
+    return node.node(INTERNAL_READ)
+
+
+def set_file(read: Node, file: str) -> None:
+    """Point a Read at a file; Nuke then reports the file's frames (media_frames)."""
+    read["file"].setValue(file)
+
+
+def set_read(read: Node, setup: ReadKnobs) -> None:
+    set_file(read, setup.file)
+    read["first"].setValue(setup.first)
+    read["last"].setValue(setup.last)
+    read["frame_mode"].setValue(setup.frame_mode)
+    read["frame"].setValue(setup.frame)
+    read["colorspace"].setValue(setup.colorspace)
+
+
+def show_restored(node: Node, restored: bool) -> None:
+    """Switch the gizmo's output to its internal Read (True) or to the plate."""
+    node.node(INTERNAL_SWITCH)["which"].setValue(1 if restored else 0)
+
+
+def knob_class(node: Node, knob: str) -> str | None:
+    """The class Nuke made of a knob (e.g. "Int_Knob"), None when the node has no such knob."""
+    found = node.knob(knob)
+    return found.Class() if found is not None else None
+
+
+def alert(message: str) -> None:
+    """A dialog the artist sees (Nuke prints it in terminal mode); main thread only."""
+    nuke.message(message)
 
 
 def in_main_thread(call: Callable[..., None], *args: Any) -> None:

@@ -18,29 +18,27 @@ from dataclasses import dataclass
 from typing import Any
 
 from vividvr_client.client import DEFAULT_ADDRESS, DaemonClient, DaemonError, describe, make_request, pb
+from vividvr_client.settings_spec import SETTINGS
 from vividvr_client.timecode import FrameRange
 from vividvr_nuke import host
-from vividvr_nuke.plate import PlateError, name_template, otio_clip, plate_from_read, restore_frames, restored_read
+from vividvr_nuke.gizmo import knob_type, settings_problems
+from vividvr_nuke.plate import (
+    PlateError,
+    check_read_back,
+    check_shown,
+    comp_frames,
+    name_template,
+    otio_clip,
+    plate_from_read,
+    restore_frames,
+    restored_read,
+)
 
 ADDRESS_ENV = "VIVIDVR_DAEMON"
 TOKEN_FILE_ENV = "VIVIDVR_DAEMON_TOKEN_FILE"
 POLL_SECONDS = 0.2  # how often a follower looks at the progress task's cancel button
-# knob name -> how a knob value becomes a RestoreSettings value (None: leave the engine default)
-SETTINGS_KNOBS: dict[str, Callable[[Any], Any]] = {
-    "num_inference_steps": int,
-    "guidance_scale": float,
-    "restoration_guidance_scale": float,
-    "upscale": float,
-    "short_side": lambda v: int(v) or None,  # 0: use upscale instead
-    "tile_size": int,
-    "num_temporal_process_frames": int,
-    "seed": int,
-    "color_fix": str,
-    "textfix": bool,
-    "offload": str,
-    "caption": lambda v: str(v).strip() or None,  # empty: the captioning model writes one
-}
 TERMINAL = ("completed", "failed", "cancelled")
+RESULT_KNOBS = ("result_file", "result_first", "result_last")
 FINISHED_STATES = (pb.JOB_STATE_FAILED, pb.JOB_STATE_CANCELLED)
 
 Ui = Callable[..., None]  # ui(fn, *args) runs fn(*args) where the node may be touched
@@ -83,13 +81,14 @@ def submission(node: host.Node) -> Submission:
             f"{node_name}: the input is {host.name(read)} ({host.node_class(read)}); connect the plate's Read"
             " directly, restoration works from the media files"
         )
-    plate = plate_from_read(host.read_knobs(read), host.name(read))
+    plate = plate_from_read(host.read_knobs(read), host.media_frames(read), host.name(read))
+    check_shown(host.output_frames(read), comp_frames(plate), host.name(read))
     frames = restore_frames(plate, str(host.value(node, "frame_range")), host.project_frames(), node_name)
     folder = str(host.value(node, "output_folder")).strip()
     if not folder:
         raise PlateError(f"{node_name}: set the output folder")
     output_format = str(host.value(node, "output_format"))
-    settings = {knob: convert(host.value(node, knob)) for knob, convert in SETTINGS_KNOBS.items()}
+    settings = engine_settings(node)
     request = make_request(
         plate.media,
         folder,
@@ -104,20 +103,56 @@ def submission(node: host.Node) -> Submission:
     return Submission(request, plate.comp_shift, plate.colorspace)
 
 
+def engine_settings(node: host.Node) -> dict[str, Any]:
+    """The Engine tab's knobs as RestoreSettings values, their classes read back; PlateError naming the knob."""
+    classes = {s.name: host.knob_class(node, s.name) for s in SETTINGS}
+    values = {s.name: s.from_host(host.value(node, s.name)) for s in SETTINGS if classes[s.name] == knob_type(s)[1]}
+    problems = settings_problems(classes, values)
+    if problems:
+        raise PlateError(f"{host.name(node)}: " + "; ".join(problems))
+    return values
+
+
 # ------------------------------------------------------------------------ node state (main thread)
 
 
 def apply_result(node: host.Node) -> None:
-    """Show the stored restored media at the plate's frames, or the plate when there is none."""
+    """Show the stored restored media at the plate's frames, or the plate when there is none.
+
+    The internal Read is set up from what Nuke reports for the restored file, then read back:
+    its knobs and the comp frames it shows must be what was asked. Otherwise PlateError, with
+    the internal Read and the switch put back as they were.
+    """
     output = str(host.value(node, "result_file"))
     if not output:
-        host.show_restored(node, None)
+        host.show_restored(node, False)
         return
+    read = host.internal_read(node)
+    before = host.read_knobs(read)
     restored = FrameRange(int(host.value(node, "result_first")), int(host.value(node, "result_last")))
-    setup = restored_read(
-        output, restored, int(host.value(node, "comp_shift")), str(host.value(node, "result_colorspace"))
-    )
-    host.show_restored(node, setup)
+    comp_shift = int(host.value(node, "comp_shift"))
+    name = host.name(node)
+    try:
+        host.set_file(read, output)
+        setup = restored_read(output, restored, comp_shift, str(host.value(node, "result_colorspace")),
+                              host.media_frames(read), name)
+        host.set_read(read, setup)
+        expected = FrameRange(restored.first + comp_shift, restored.last + comp_shift)
+        check_read_back(setup, host.read_knobs(read), host.output_frames(read), expected, name)
+    except PlateError:
+        if before.file:
+            host.set_read(read, before)
+        else:
+            host.set_file(read, "")
+        raise
+    host.show_restored(node, True)
+
+
+def _refuse(node: host.Node, message: str) -> None:
+    """A refusal the artist sees: on the node and, in the GUI, in a dialog."""
+    _error(node, message)
+    if host.is_gui():
+        host.alert(f"VividVR: {message}")
 
 
 def _show(node: host.Node, status: str, message: str | None = None, progress: float | None = None) -> None:
@@ -152,10 +187,17 @@ def _event(node: host.Node, event: pb.RestoreEvent, output: str = "") -> None:
         _show(node, line, "\n".join(seen if line in seen else [*seen, line]))
     elif kind == "completed":
         done = event.completed
+        kept = {knob: host.value(node, knob) for knob in RESULT_KNOBS}
         host.set_value(node, "result_file", output)
         host.set_value(node, "result_first", done.first_frame)
         host.set_value(node, "result_last", done.last_frame)
-        apply_result(node)
+        try:
+            apply_result(node)
+        except PlateError as exc:
+            for knob, value in kept.items():
+                host.set_value(node, knob, value)
+            _refuse(node, f"job {event.job_id} completed ({output}) but cannot be shown: {exc}")
+            return
         _show(node, f"completed in {done.seconds:.1f} s: frames {done.first_frame}-{done.last_frame} in {output}",
               progress=1.0)
     elif kind in ("failed", "cancelled"):
@@ -276,7 +318,7 @@ def restore(node: host.Node) -> threading.Thread | None:
     try:
         job = submission(node)
     except PlateError as exc:
-        _error(node, str(exc))
+        _refuse(node, str(exc))
         return None
     _begin(node, job)
     return _in_background(node, daemon_address(node), lambda client: client.submit(job.request).job_id)
@@ -315,7 +357,11 @@ def cancel(node: host.Node) -> threading.Thread | None:
 def created() -> None:
     """onCreate (new nodes and script loads): show the stored result; in the GUI re-attach to an unfinished job."""
     node = host.this_node()
-    apply_result(node)
+    try:
+        apply_result(node)
+    except PlateError as exc:
+        _refuse(node, f"the stored result cannot be shown: {exc}")
+        return
     if host.is_gui() and host.value(node, "job_id") and not host.value(node, "result_file"):
         attach(node)
 
@@ -370,6 +416,7 @@ def restore_and_wait(
             return False
         _begin(node, job)
         ok = follow(node, address, lambda client: client.submit(job.request).job_id, _direct, task)
+    ok = ok and str(host.value(node, "status")).startswith("completed")  # a result Nuke could not show is not ok
     if not ok:
         write(f"{node_name}: {host.value(node, 'status')}")
     return ok

@@ -1,11 +1,12 @@
 """What a Nuke Read means in media frames, and how to show restored media at the same comp frames.
 
 Pure arithmetic over knob values (no `nuke` import), so every rule here is tested directly.
-The Read semantics are facts about Nuke gathered in one place; if one proves wrong it is a
-one-line change here:
+The Read semantics are facts about Nuke gathered in one place; what Nuke can report back is
+read back instead of assumed (`MediaFrames`, `check_output_frames`):
 
 - A sequence Read's `first`/`last` are file numbers; a movie Read numbers its frames from
-  MOVIE_FIRST_FRAME, while the daemon numbers movie frames from 0.
+  whatever number Nuke gave the movie's first frame (its `origfirst`, read back: 1 in Foundry's
+  builds as far as anyone reports, never measured here), while the daemon numbers them from 0.
 - `frame_mode` "offset" shows file frame f at comp frame f + frame; "start at" shows `first`
   at comp frame `frame`; "expression" reads file frame `frame`(expr) at each comp frame; only the
   forms "", "frame", "frame+N" and "frame-N" are a fixed shift and can be restored.
@@ -25,7 +26,6 @@ from dataclasses import dataclass
 from vividvr_client.otio_json import clip_json, movie_reference, sequence_reference, time_range
 from vividvr_client.timecode import FrameRange
 
-MOVIE_FIRST_FRAME = 1
 FRAME_MODE_OFFSET = "offset"
 FRAME_MODE_START_AT = "start at"
 FRAME_MODE_EXPRESSION = "expression"
@@ -108,18 +108,36 @@ def _file_to_comp(knobs: ReadKnobs, node: str) -> int:
     raise PlateError(f"{node}: unknown frame mode {knobs.frame_mode!r}")
 
 
-def plate_from_read(knobs: ReadKnobs, node: str = "Read") -> Plate:
-    """The media and frame mapping of a Read's knob values; PlateError naming the node when it cannot be used."""
+def confirmed_frames(file: str, media: FrameRange | None, node: str) -> FrameRange:
+    """The file frames Nuke reports for the Read's media (read back, never assumed); PlateError when it reports none."""
+    if media is None:
+        raise PlateError(
+            f"{node}: Nuke reports no frames for {file}, so its frame numbers cannot be confirmed; check that"
+            " the file exists and the Read shows no error (reload it), then press Restore again"
+        )
+    return media
+
+
+def plate_from_read(knobs: ReadKnobs, media: FrameRange | None, node: str = "Read") -> Plate:
+    """The media and frame mapping of a Read's knob values; PlateError naming the node when it cannot be used.
+
+    `media` is the file frames Nuke reports for the file (a Read's origfirst..origlast): a movie's
+    frame numbers start where Nuke says its first frame is.
+    """
     if not knobs.file.strip():
         raise PlateError(f"{node}: no file is set")
     if "[" in knobs.file:
         raise PlateError(f"{node}: file {knobs.file!r} contains an expression; give the media path itself")
     if knobs.last < knobs.first:
         raise PlateError(f"{node}: last frame {knobs.last} is before first frame {knobs.first}")
+    media = confirmed_frames(knobs.file, media, node)
+    if knobs.first < media.first or knobs.last > media.last:
+        raise PlateError(
+            f"{node}: frames {knobs.first}-{knobs.last} reach outside the media's frames {media.first}-{media.last}"
+            " (as Nuke numbers them); set the Read's first and last frames within them"
+        )
     movie = not is_sequence(knobs.file)
-    to_media = -MOVIE_FIRST_FRAME if movie else 0
-    if knobs.first + to_media < 0:
-        raise PlateError(f"{node}: frame {knobs.first} is before the media's first frame")
+    to_media = -media.first if movie else 0
     return Plate(
         media=knobs.file,
         is_movie=movie,
@@ -127,6 +145,29 @@ def plate_from_read(knobs: ReadKnobs, node: str = "Read") -> Plate:
         comp_shift=_file_to_comp(knobs, node) - to_media,
         colorspace=explicit_colorspace(knobs.colorspace),
     )
+
+
+def comp_frames(plate: Plate) -> FrameRange:
+    """The comp frames at which the plate's Read shows its frames."""
+    return FrameRange(plate.frames.first + plate.comp_shift, plate.frames.last + plate.comp_shift)
+
+
+def check_shown(shown: FrameRange, expected: FrameRange, node: str) -> None:
+    """PlateError unless Nuke shows a Read at the comp frames its knobs mean (read back, not assumed)."""
+    if shown != expected:
+        raise PlateError(
+            f"{node}: Nuke shows the Read at comp frames {shown}, not {expected} as its knobs say, so its frames"
+            " cannot be confirmed and nothing was changed; report this Nuke version to VividVR"
+        )
+
+
+def check_read_back(wanted: ReadKnobs, read_back: ReadKnobs, shown: FrameRange, expected: FrameRange,
+                    node: str) -> None:
+    """PlateError unless a Read kept the knob values it was given and shows `expected` comp frames."""
+    if read_back != wanted:
+        raise PlateError(f"{node}: Nuke changed the Read's knobs from {wanted} to {read_back}, so its frames"
+                         " cannot be confirmed and nothing was changed")
+    check_shown(shown, expected, node)
 
 
 def hash_pattern(path: str) -> str:
@@ -185,18 +226,23 @@ def name_template(output_format: str) -> str:
         ) from None
 
 
-def restored_read(output: str, restored: FrameRange, comp_shift: int, colorspace: str) -> ReadKnobs:
+def restored_read(
+    output: str, restored: FrameRange, comp_shift: int, colorspace: str, media: FrameRange | None, node: str
+) -> ReadKnobs:
     """The Read that shows restored media frames `restored` (handles included) at the plate's comp frames.
 
-    Restored sequences are numbered with the source's media frame numbers; a restored movie
-    starts at its first restored frame.
+    `media` is what Nuke reports for the restored file (read back after pointing a Read at it):
+    it must hold exactly the restored frames, numbered from wherever Nuke starts them. Restored
+    sequences carry the source's media frame numbers; a restored movie starts at its first restored frame.
     """
-    if is_sequence(output):
-        first, last, file_to_media = restored.first, restored.last, 0
-    else:
-        first = MOVIE_FIRST_FRAME
-        last = MOVIE_FIRST_FRAME + restored.count - 1
-        file_to_media = restored.first - MOVIE_FIRST_FRAME
+    media = confirmed_frames(output, media, node)
+    if media.count != restored.count or (is_sequence(output) and media != restored):
+        raise PlateError(
+            f"{node}: Nuke reads {media.count} frames ({media.first}-{media.last}) from {output}, but the daemon"
+            f" wrote {restored.count} (media frames {restored}); check the file, then press Restore again"
+        )
+    first, last = media.first, media.last
+    file_to_media = restored.first - media.first
     return ReadKnobs(
         file=output,
         first=first,

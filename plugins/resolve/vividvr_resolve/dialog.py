@@ -14,6 +14,7 @@ from dataclasses import replace
 from typing import Any
 
 from vividvr_client.client import DaemonError, describe
+from vividvr_client.settings_spec import BY_NAME, Setting
 from vividvr_resolve import workflow
 from vividvr_resolve.host import Field, Form, ResolveHost, Ui
 from vividvr_resolve.settings import CLIP_COLORS, OUTPUT_NAMES, PRESETS, PluginSettings, SettingsProblem
@@ -28,16 +29,23 @@ def _key(mapping: dict[str, str], label: str) -> str:
     return next(k for k, v in mapping.items() if v == label)
 
 
+def _engine_field(field_id: str, setting: Setting, value: Any, label: str = "") -> Field:
+    """A field for an engine setting: its label and largest value from the settings declaration."""
+    kind = "spin" if setting.kind is int else "line"
+    maximum = int(setting.maximum) if setting.maximum is not None else Field.maximum
+    return Field(field_id, kind, label or setting.words.capitalize(), value, maximum=maximum)
+
+
 def fields(settings: PluginSettings, count: int) -> list[Field]:
     """The settings form, filled with `settings`."""
     return [
         Field("Clips", "label", "", f"{count} clip(s) will be restored."),
         Field("Preset", "combo", "Preset", settings.preset, (*PRESETS, "Custom")),
-        Field("Steps", "spin", "Steps (Custom)", settings.steps, maximum=1000),
-        Field("Guidance", "line", "Guidance (Custom)", settings.guidance),
+        _engine_field("Steps", BY_NAME["num_inference_steps"], settings.steps, "Steps (Custom)"),
+        _engine_field("Guidance", BY_NAME["guidance_scale"], settings.guidance, "Guidance (Custom)"),
         Field("SizeMode", "combo", "Size", SIZE_LABELS[settings.size_mode], tuple(SIZE_LABELS.values())),
-        Field("Upscale", "line", "Upscale factor", settings.upscale),
-        Field("ShortSide", "spin", "Short side (px)", settings.short_side, maximum=16384),
+        _engine_field("Upscale", BY_NAME["upscale"], settings.upscale, "Upscale factor"),
+        _engine_field("ShortSide", BY_NAME["short_side"], settings.short_side, "Short side (px)"),
         Field("Format", "combo", "Output format", settings.output_format, tuple(OUTPUT_NAMES)),
         Field("Folder", "line", "Output folder", settings.output_dir),
         Field("Handles", "spin", "Handles (frames)", settings.handles, maximum=1000),

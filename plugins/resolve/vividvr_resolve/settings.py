@@ -12,6 +12,7 @@ import os
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
+from vividvr_client import settings_spec
 from vividvr_resolve.locations import current_user_dir
 
 SETTINGS_ENV = "VIVIDVR_RESOLVE_SETTINGS"
@@ -40,8 +41,8 @@ class SettingsProblem(ValueError):
 @dataclass(frozen=True)
 class PluginSettings:
     preset: str = "Final"  # Draft, Final or Custom
-    steps: int = 50
-    guidance: float = 6.0
+    steps: int = settings_spec.BY_NAME["num_inference_steps"].default
+    guidance: float = settings_spec.BY_NAME["guidance_scale"].default
     size_mode: str = "upscale"  # "upscale" (factor) or "short_side" (pixels)
     upscale: float = 2.0
     short_side: int = 1080
@@ -70,6 +71,9 @@ class PluginSettings:
             raise SettingsProblem(f"handles must be 0 or more frames, not {self.handles}")
         if not self.output_dir:
             raise SettingsProblem("choose an output folder (one the daemon may write to)")
+        problems = settings_spec.problems(self.engine_settings())  # the engine's own ranges and choices
+        if problems:
+            raise SettingsProblem("; ".join(problems))
         return self
 
     def steps_and_guidance(self) -> tuple[int, float]:
