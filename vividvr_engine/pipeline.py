@@ -45,6 +45,7 @@ from vividvr_engine.latent_store import LatentStore
 from vividvr_engine.planning import (
     PATCH,
     VAE_SPATIAL,
+    Resize,
     TemporalWindow,
     Tile2D,
     decoded_frames_to_drop,
@@ -73,13 +74,19 @@ def default_checkpoint_root() -> Path:
 
 @dataclass(frozen=True)
 class Geometry:
-    """Sizes of one restoration: output (= resized input), generation (multiple of 16), latent."""
+    """Sizes of one restoration: output (= resized input), generation (`planning.generation_side`), latent."""
 
-    scale: float
-    out_height: int
-    out_width: int
+    resize: Resize
     gen_height: int
     gen_width: int
+
+    @property
+    def out_height(self) -> int:
+        return self.resize.height
+
+    @property
+    def out_width(self) -> int:
+        return self.resize.width
 
     @property
     def latent_height(self) -> int:
@@ -91,33 +98,40 @@ class Geometry:
 
 
 def plan_geometry(height: int, width: int, settings: RestoreSettings) -> Geometry:
-    out_h, out_w = settings.output_size(height, width)
-    return Geometry(settings.scale_for(height, width), out_h, out_w, generation_side(out_h), generation_side(out_w))
+    out_h, out_w = settings.output_size(height, width)  # validates the size
+    tile = settings.tile_size
+    return Geometry(settings.resize_for(height, width), generation_side(out_h, tile), generation_side(out_w, tile))
 
 
 class VividVREngine:
+    """The loaded models on one device, in one dtype and offload mode; serves jobs of any settings.
+
+    The captioner and the text fixer are loaded the first time a job needs them (a job with a
+    fixed caption needs no captioner) and kept for later jobs.
+    """
+
     name = "vividvr"
 
     def __init__(
         self,
         models: VividVRModels,
-        settings: RestoreSettings,
-        captioner: Captioner,
+        captioner: Captioner | None = None,
         device: str | torch.device = "cpu",
         dtype: torch.dtype = torch.float32,
         latent_ram_budget: int = DEFAULT_LATENT_RAM_BUDGET,
         text_fixer: TextFixer | None = None,
+        *,
+        offload: str = "none",
+        checkpoints: CheckpointPaths | None = None,
     ) -> None:
         self.models = models
-        self.settings = settings
         self.captioner = captioner
         self.device = torch.device(device)
         self.dtype = dtype
         self.latent_ram_budget = latent_ram_budget
-        self.offload = settings.offload
+        self.offload = offload
         self.text_fixer = text_fixer
-        if settings.textfix and text_fixer is None:
-            raise ValueError("settings ask for the text fix but no TextFixer was given")
+        self.checkpoints = checkpoints
         resident = (models.controlnet, models.transformer)
         if self.offload == "none":
             resident += (models.text_encoder, models.vae)
@@ -142,9 +156,9 @@ class VividVREngine:
     @classmethod
     def create(
         cls,
-        settings: RestoreSettings,
         checkpoints: Path | None = None,
         device: str | None = None,
+        offload: str = "none",
         *,
         dtype: torch.dtype | None = None,
     ) -> VividVREngine:
@@ -153,21 +167,36 @@ class VividVREngine:
         dtype = dtype or (torch.bfloat16 if device.startswith("cuda") else torch.float32)
         paths = CheckpointPaths.from_root(checkpoints or default_checkpoint_root())
         paths.validate()
-        if settings.caption:
-            captioner: Captioner = FixedCaptioner(settings.caption)
-        elif paths.captioner is None:
-            raise CheckpointError(
-                f"no captioner at {paths.cogvideox.parent / 'cogvlm2-llama3-caption'}: download "
-                "https://huggingface.co/zai-org/cogvlm2-llama3-caption there, or give a caption (--caption TEXT)"
-            )
-        else:
-            captioner = CogVLM2Captioner.from_pretrained(paths.captioner, device=device)
-        text_fixer = TextFixer.from_checkpoints(paths.cogvideox.parent, device) if settings.textfix else None
         models = load_models(paths, dtype)
-        return cls(models, settings, captioner, device, dtype, text_fixer=text_fixer)
+        return cls(models, None, device, dtype, offload=offload, checkpoints=paths)
 
-    def output_size(self, height: int, width: int) -> tuple[int, int]:
-        return self.settings.output_size(height, width)
+    def output_size(self, height: int, width: int, settings: RestoreSettings) -> tuple[int, int]:
+        return settings.output_size(height, width)
+
+    def captioner_for(self, settings: RestoreSettings) -> Captioner:
+        """The job's fixed caption, else the captioning model (loaded once, on first need)."""
+        if settings.caption:
+            return FixedCaptioner(settings.caption)
+        if self.captioner is None:
+            paths = self.checkpoints
+            if paths is None or paths.captioner is None:
+                where = "cogvlm2-llama3-caption" if paths is None else paths.cogvideox.parent / "cogvlm2-llama3-caption"
+                raise CheckpointError(
+                    f"no captioner at {where}: download https://huggingface.co/zai-org/cogvlm2-llama3-caption"
+                    " there, or give a caption (--caption TEXT)"
+                )
+            self.captioner = CogVLM2Captioner.from_pretrained(paths.captioner, device=str(self.device))
+        return self.captioner
+
+    def text_fixer_for(self, settings: RestoreSettings) -> TextFixer | None:
+        """The text fixer when the job asks for it (loaded once, on first need)."""
+        if not settings.textfix:
+            return None
+        if self.text_fixer is None:
+            if self.checkpoints is None:
+                raise CheckpointError("the text fix needs a checkpoint folder holding RealESRGAN/ and easyocr/")
+            self.text_fixer = TextFixer.from_checkpoints(self.checkpoints.cogvideox.parent, self.device)
+        return self.text_fixer
 
     # ------------------------------------------------------------------------------ restore
 
@@ -176,6 +205,7 @@ class VividVREngine:
         self,
         clip: ClipSource,
         sink: FrameSink,
+        settings: RestoreSettings,
         progress: ProgressCallback | None = None,
         *,
         state_dir: Path | None = None,
@@ -183,7 +213,8 @@ class VividVREngine:
         cancel: CancelToken | None = None,
         trace: Trace | None = None,
     ) -> None:
-        run = _Run(self, clip, progress or (lambda _p: None), cancel or CancelToken(), trace, state_dir)
+        job = _Job(settings, self.captioner_for(settings), self.text_fixer_for(settings))
+        run = _Run(self, job, clip, progress or (lambda _p: None), cancel or CancelToken(), trace, state_dir)
         try:
             run.prepare()
             run.denoise()
@@ -192,13 +223,22 @@ class VividVREngine:
             run.store.close()
 
 
+@dataclass(frozen=True)
+class _Job:
+    """What one restore call brings: its settings and the helpers they select."""
+
+    settings: RestoreSettings
+    captioner: Captioner
+    text_fixer: TextFixer | None
+
+
 class _Run:
     """One restoration's state; kept off the engine so an engine can serve many clips."""
 
-    def __init__(self, engine: VividVREngine, clip: ClipSource, progress, cancel, trace, state_dir):
-        self.engine, self.clip, self.progress, self.cancel = engine, clip, progress, cancel
+    def __init__(self, engine: VividVREngine, job: _Job, clip: ClipSource, progress, cancel, trace, state_dir):
+        self.engine, self.job, self.clip, self.progress, self.cancel = engine, job, clip, progress, cancel
         self.trace = trace or (lambda _name, _tensor: None)
-        self.settings = s = engine.settings
+        self.settings = s = job.settings
         self.models = engine.models
         self.geometry = plan_geometry(clip.height, clip.width, s)
         self.windows = plan_windows(clip.num_frames, s.num_temporal_process_frames)
@@ -314,7 +354,7 @@ class _Run:
         tiles = plan_tiles_2d(video.shape[2], video.shape[3], size, size // 2)
         fps = float(self.clip.fps)
         return [
-            self.engine.captioner.caption(video[:, :, t.rows.start : t.rows.stop, t.cols.start : t.cols.stop], fps)
+            self.job.captioner.caption(video[:, :, t.rows.start : t.rows.stop, t.cols.start : t.cols.stop], fps)
             for t in tiles
         ]
 
@@ -463,8 +503,8 @@ class _Run:
         reference = torch.stack([next(references) for _ in range(len(kept))])
         self.trace(f"window{window.index}.kept_raw", kept)
         fixed = color_fix(kept, reference, self.settings.color_fix).permute(0, 2, 3, 1).numpy()
-        if self.engine.text_fixer is not None:
-            fixed = self.engine.text_fixer.apply(fixed, reference.permute(0, 2, 3, 1).numpy())
+        if self.job.text_fixer is not None:
+            fixed = self.job.text_fixer.apply(fixed, reference.permute(0, 2, 3, 1).numpy())
         sink.write_segment(start, fixed)
         self._report("decode", window=window.index, step=steps, frames_done=window.keep_stop)
 
@@ -486,10 +526,17 @@ class _Run:
 
 
 def resize_frame(frame: np.ndarray, geometry: Geometry) -> torch.Tensor:
-    """Source frame (H, W, 3) -> control frame (3, out_h, out_w): bicubic by the scale, clipped to [0, 1]."""
+    """Source frame (H, W, 3) -> control frame (3, out_h, out_w): bicubic, clipped to [0, 1].
+
+    By the factor where the settings give one (as the reference does), else to the exact size.
+    """
     tensor = torch.from_numpy(np.ascontiguousarray(frame, dtype=np.float32)).permute(2, 0, 1)[None]
-    if geometry.scale != 1.0:
-        tensor = F.interpolate(tensor, scale_factor=geometry.scale, mode="bicubic")
+    resize = geometry.resize
+    if resize.scale_factor is not None:
+        if resize.scale_factor != 1.0:
+            tensor = F.interpolate(tensor, scale_factor=resize.scale_factor, mode="bicubic")
+    elif tuple(tensor.shape[2:]) != (resize.height, resize.width):
+        tensor = F.interpolate(tensor, size=(resize.height, resize.width), mode="bicubic")
     tensor = tensor.clip(0, 1)[0]
     if tuple(tensor.shape[1:]) != (geometry.out_height, geometry.out_width):
         raise ValueError(
