@@ -18,8 +18,7 @@ import grpc
 from vividvr_client.timecode import FrameRange, parse_timecode
 from vividvr_client.v1 import daemon_pb2 as pb
 from vividvr_daemon import memory, otio_clip
-from vividvr_daemon.config import DaemonConfig
-from vividvr_daemon.devices import DeviceMemory
+from vividvr_daemon.config import PLACEMENT_ONE, PLACEMENT_SPLIT, DaemonConfig
 from vividvr_daemon.paths import PathRefused, check_sequence_frames, resolve_media, resolve_output
 from vividvr_engine.engines import ENGINES
 from vividvr_engine.errors import MediaError, SettingsError
@@ -109,10 +108,15 @@ def plan_job(
     job_id: str,
     config: DaemonConfig,
     probe: Callable[[str], MediaInfo],
-    memory_free: Callable[[], tuple[str, DeviceMemory]],
-) -> tuple[dict, list[str]]:
-    """(plan, warnings) for a request, or RequestError."""
+    budget: Callable[[bool], tuple[str, int]],
+) -> tuple[dict, list[str], MemoryCheck]:
+    """(plan, warnings, memory check) for a request, or RequestError.
+
+    `budget(split)` is (device, bytes available there) for a job on one device or split over
+    several. A job that does not fit is refused by the caller, so a dry run can report it.
+    """
     engine, settings = settings_from_proto(request.settings)
+    split = placement(request.placement, config) == PLACEMENT_SPLIT
     src = request.source
     kind = src.WhichOneof("kind")
     if kind is None:
@@ -166,12 +170,10 @@ def plan_job(
         raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, str(exc)) from None
     if os.path.realpath(output) == os.path.realpath(info.path):
         raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, f"output {output} would overwrite the source media")
-    device, free = memory_free()
-    need = memory.estimate(engine, settings, info.height, info.width, last - first + 1)
-    limit = int(config.memory_limit_gib * memory.GIB) if config.memory_limit_gib is not None else free.free
-    refusal = memory.refusal(need, limit, device, settings)
-    if refusal:
-        raise RequestError(grpc.StatusCode.RESOURCE_EXHAUSTED, refusal)
+    device, available = budget(split)
+    model = _model_size(config) if engine == "vividvr" else None
+    need = memory.estimate(engine, settings, info.height, info.width, last - first + 1, device, model)
+    check = MemoryCheck(need, device, available, memory.refusal(need, available, device, settings))
     plan = {
         "name": name,
         "input": info.path,
@@ -193,8 +195,60 @@ def plan_job(
         "settings": settings.to_dict(),
         "out_width": width,
         "out_height": height,
+        "split": split,
     }
-    return plan, warnings
+    return plan, warnings, check
+
+
+PLACEMENTS = {pb.PLACEMENT_ONE_DEVICE: PLACEMENT_ONE, pb.PLACEMENT_ALL_IDLE_DEVICES: PLACEMENT_SPLIT}
+
+
+def placement(requested: int, config: DaemonConfig) -> str:
+    """The request's placement, or the daemon's default when the request leaves it unspecified."""
+    if requested == pb.PLACEMENT_UNSPECIFIED:
+        return config.placement
+    if requested not in PLACEMENTS:
+        raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, f"unknown placement {requested}")
+    return PLACEMENTS[requested]
+
+
+@dataclass(frozen=True)
+class MemoryCheck:
+    """A job's estimate against the budget of the device it was checked on."""
+
+    need: memory.Estimate
+    device: str
+    available: int
+    refusal: str | None  # None when it fits
+
+    def proto(self, warnings: Sequence[str]) -> pb.JobEstimate:
+        return pb.JobEstimate(
+            bytes_per_device=self.need.bytes,
+            device=self.device,
+            available_bytes=self.available,
+            fits=self.refusal is None,
+            advice=self.refusal or "",
+            terms=[pb.EstimateTerm(name=name, bytes=size) for name, size in self.need.terms],
+            warnings=list(warnings),
+        )
+
+
+def _model_size(config: DaemonConfig) -> memory.ModelSize:
+    """Sizes of the configured Vivid-VR checkpoints; a folder the estimate cannot read is refused now."""
+    if config.checkpoints is not None:
+        root = config.checkpoints
+    else:
+        from vividvr_engine.pipeline import default_checkpoint_root
+
+        root = default_checkpoint_root()
+    try:
+        return memory.read_model(root)
+    except memory.CheckpointUnreadable as exc:
+        raise RequestError(
+            grpc.StatusCode.FAILED_PRECONDITION,
+            f"the daemon's vividvr checkpoints cannot be read ({exc}); set checkpoints in the daemon config"
+            " (see README: Checkpoints) or use the preview engine",
+        ) from None
 
 
 def _output(spec: pb.OutputSpec, name: str, job_id: str, config: DaemonConfig, first: int) -> str:

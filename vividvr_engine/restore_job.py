@@ -145,8 +145,11 @@ def restore_clip(
     cancel: CancelToken | None = None,
     state_dir: Path | None = None,
     on_segment: SegmentCallback | None = None,
+    devices: list[str] | None = None,
 ) -> RestoreResult:
     """Restore `spec.frames` of `spec.input` with `engine` and this job's `settings` into `spec.output`.
+
+    `devices`, when given, go to `engine.restore` (an engine that spreads a job over several).
 
     `on_segment(first, last, staged_files)` is called as each segment is finished: its source
     frames and its files in the staging folder (final names appear only when all are done).
@@ -173,8 +176,10 @@ def restore_clip(
         workspace = Workspace(folder, fingerprint)
         sink = SegmentSink(target, workspace, transform, frames.first, (height, width), info.fps, on_segment)
         engine_state = None if state_dir is None else Path(state_dir) / "engine"
+        spread = {} if devices is None else {"devices": devices}
         engine.restore(
-            clip, sink, settings, progress, state_dir=engine_state, first_unwritten_frame=sink.written, cancel=cancel
+            clip, sink, settings, progress,
+            state_dir=engine_state, first_unwritten_frame=sink.written, cancel=cancel, **spread,
         )
         if sink.written != frames.count:
             raise MediaError(f"{spec.output}: engine produced {sink.written} of {frames.count} frames")
