@@ -163,3 +163,29 @@ def test_unreadable_checkpoints_refuse_a_vividvr_job_at_submission(tmp_path: Pat
         assert "checkpoints" in refused.value.message
     finally:
         daemon.stop()
+
+
+def test_submit_dry_run_prints_the_estimate_and_queues_nothing_and_split_travels(
+    tmp_path: Path, recording: list, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from vividvr_cli.main import main
+
+    daemon = start_daemon(tmp_path, devices=("cpu", "cpu"), memory_limit_gib=0.05)
+    movie = make_media(tmp_path, frames=20)
+    common = [str(movie), "--engine", "recording", "--upscale", "2", "--window-frames", "9", "--frames", "0-19",
+              "--daemon", daemon.address]
+    try:
+        assert main(["submit", *common, "--output", str(tmp_path / "out" / "d.####.png"), "--dry-run"]) == 0
+        printed = capsys.readouterr().out
+        assert "GiB per device; cpu has 0.05 GiB: fits" in printed and "window pixels" in printed
+        assert main(["submit", *common, "--output", str(tmp_path / "out" / "big.mov"), "--dry-run",
+                     "--upscale", "16"]) == 2
+        assert "lower upscale (now 16.0) with --upscale" in capsys.readouterr().err
+        with DaemonClient(daemon.address) as client:
+            assert client.jobs() == []
+            assert main(["submit", *common, "--output", str(tmp_path / "out" / "s.####.png"), "--split"]) == 0
+            job_id = capsys.readouterr().out.strip().splitlines()[-1]
+            assert _ended(client, job_id).WhichOneof("kind") == "completed"
+        assert recording == [("cpu", "cpu")]
+    finally:
+        daemon.stop()
