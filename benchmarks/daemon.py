@@ -90,8 +90,8 @@ def start_daemon(root: Path) -> tuple[subprocess.Popen, str]:
 
 def in_process(movie: Path, output: Path, frames: int) -> float:
     started = time.perf_counter()
-    engine = create_engine("preview", RestoreSettings(**SETTINGS))
-    restore_clip(RestoreJobSpec(str(movie), str(output), FrameRange(0, frames - 1), format="exr"), engine)
+    spec = RestoreJobSpec(str(movie), str(output), FrameRange(0, frames - 1), format="exr")
+    restore_clip(spec, create_engine("preview"), RestoreSettings(**SETTINGS))
     return time.perf_counter() - started
 
 

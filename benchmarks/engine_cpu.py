@@ -48,13 +48,14 @@ class CountingSink:
 
 
 def run_one(num_frames: int, checkpoints: Path) -> dict:
-    from vividvr_engine.captioning import FixedCaptioner
     from vividvr_engine.checkpoints import CheckpointPaths, load_models
     from vividvr_engine.pipeline import VividVREngine
     from vividvr_engine.settings import RestoreSettings
 
-    settings = RestoreSettings(num_inference_steps=3, upscale=2.0, tile_size=8, num_temporal_process_frames=17)
-    engine = VividVREngine(load_models(CheckpointPaths.from_root(checkpoints)), settings, FixedCaptioner("a city"))
+    settings = RestoreSettings(
+        num_inference_steps=3, upscale=2.0, tile_size=8, num_temporal_process_frames=17, caption="a city"
+    )
+    engine = VividVREngine(load_models(CheckpointPaths.from_root(checkpoints)))
     tile_times: list[float] = []
     last = {"t": None}
 
@@ -69,7 +70,7 @@ def run_one(num_frames: int, checkpoints: Path) -> dict:
 
     sink = CountingSink()
     start = time.perf_counter()
-    engine.restore(ProceduralClip(num_frames), sink, on_progress)
+    engine.restore(ProceduralClip(num_frames), sink, settings, on_progress)
     seconds = time.perf_counter() - start
     assert sink.frames == num_frames
     return {

@@ -90,9 +90,8 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=121)
     parser.add_argument("--tile-pixels", type=int, default=1024)
     args = parser.parse_args()
-    from vividvr_engine.captioning import FixedCaptioner
     from vividvr_engine.pipeline import VividVREngine
-    from vividvr_engine.settings import OFFLOAD_MODES, RestoreSettings
+    from vividvr_engine.settings import OFFLOAD_MODES
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
     if not args.tiny and device != "cuda":
@@ -109,7 +108,7 @@ def main() -> None:
             models.vae.to("cpu")
             if device == "cuda":
                 torch.cuda.empty_cache()
-        engine = VividVREngine(models, RestoreSettings(offload=mode), FixedCaptioner(""), device, dtype)
+        engine = VividVREngine(models, None, device, dtype, offload=mode)
         seconds, peak = time_steps(engine, tile, frames, args.steps)
         print(f"{mode:>8} {seconds:>8.2f} {peak:>9.1f}", flush=True)
 

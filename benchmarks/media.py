@@ -72,10 +72,10 @@ def make_exr_sequence(folder: Path, frames: int) -> Path:
 
 
 def time_vividvr(source: Path, output: Path, frames: int, window: int) -> float:
-    engine = PreviewEngine(RestoreSettings(upscale=1, num_temporal_process_frames=window))
+    settings = RestoreSettings(upscale=1, num_temporal_process_frames=window)
     spec = RestoreJobSpec(str(source), str(output), None)
     started = time.perf_counter()
-    result = restore_clip(spec, engine)
+    result = restore_clip(spec, PreviewEngine(), settings)
     assert result.frames.count == frames
     return frames / (time.perf_counter() - started)
 
@@ -114,9 +114,9 @@ def throughput(work: Path, frames: int, window: int) -> None:
 
 def rss_child(source: str, output: str, frames: int, window: int) -> None:
     """Run one restore and print its peak RSS (this process only)."""
-    engine = PreviewEngine(RestoreSettings(upscale=1, num_temporal_process_frames=window))
+    settings = RestoreSettings(upscale=1, num_temporal_process_frames=window)
     started = time.perf_counter()
-    restore_clip(RestoreJobSpec(source, output, FrameRange(0, frames - 1), "prores"), engine)
+    restore_clip(RestoreJobSpec(source, output, FrameRange(0, frames - 1), "prores"), PreviewEngine(), settings)
     seconds = time.perf_counter() - started
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"frames": frames, "peak_rss_mib": peak_mib, "seconds": seconds}))

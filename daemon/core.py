@@ -118,11 +118,16 @@ class Worker(threading.Thread):
         self.running_job = ""
 
     def engine_for(self, plan: dict) -> RestorationEngine:
-        key = (plan["engine"], tuple(sorted(plan["settings"].items())))
+        """The warm engine when it has what this job needs loaded, else a freshly loaded one.
+
+        Loaded models depend on the engine, checkpoints, device (which fixes the dtype) and
+        offload mode only; seed, caption, steps, colour fix and the rest reach `restore` per job.
+        """
+        offload = plan["settings"].get("offload", "none")
+        key = (plan["engine"], str(self.core.config.checkpoints), self.device, offload)
         if key != self.engine_key:
             self.unload()
-            settings = RestoreSettings.from_dict(plan["settings"])
-            self.engine = create_engine(plan["engine"], settings, self.core.config.checkpoints, self.device)
+            self.engine = create_engine(plan["engine"], self.core.config.checkpoints, self.device, offload=offload)
             self.engine_key = key
         assert self.engine is not None
         return self.engine
@@ -279,11 +284,12 @@ class JobCore:
             ten_bit=plan["ten_bit"],
         )
         try:
+            settings = RestoreSettings.from_dict(plan["settings"])
             engine = worker.engine_for(plan)
             state_dir = self.state_dir(job.id)
             state_dir.mkdir(parents=True, exist_ok=True)
             result = restore_clip(
-                spec, engine, reporter, cancel=token, state_dir=state_dir, on_segment=reporter.segment
+                spec, engine, settings, reporter, cancel=token, state_dir=state_dir, on_segment=reporter.segment
             )
         except Cancelled:
             if self.stopping.is_set() and not self._user_cancelled(job.id):

@@ -40,7 +40,7 @@ def estimate(engine: str, settings: RestoreSettings, height: int, width: int, fr
         # Frame engines: source window, restored window and the float32 copies the sink writes from.
         frames = window * (height * width + 2 * out_h * out_w) * 3 * FLOAT32
         return Estimate(SMALL_MODEL_WEIGHTS.get(engine, 0) + frames, ("num_temporal_process_frames", "upscale"))
-    tile_px = min(settings.tile_size * VAE_SPATIAL, generation_side(max(out_h, out_w)))
+    tile_px = min(settings.tile_size * VAE_SPATIAL, generation_side(max(out_h, out_w), settings.tile_size))
     tokens = (tile_px // VAE_SPATIAL // 2) ** 2 * latent_frames(window) // 2
     activations = tokens * VIVIDVR_HIDDEN * BF16 * VIVIDVR_LAYERS_LIVE
     vae = tile_px * tile_px * window * VIVIDVR_VAE_BYTES_PER_PIXEL_FRAME

@@ -58,9 +58,8 @@ def request_for(movie: Path, root: Path, name: str, frames: str = "3-30", **kwar
 
 def reference_restore(movie: Path, output: Path, first: int, last: int) -> list[str]:
     """The same job run in process, without the daemon."""
-    engine = create_engine("preview", RestoreSettings(**PREVIEW))
     spec = RestoreJobSpec(str(movie), str(output), FrameRange(first, last), format="png16")
-    return restore_clip(spec, engine).outputs
+    return restore_clip(spec, create_engine("preview"), RestoreSettings(**PREVIEW)).outputs
 
 
 def same_files(ours: list[str], reference: list[str]) -> bool:

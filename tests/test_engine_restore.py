@@ -11,7 +11,7 @@ from vividvr_engine.checkpoints import CheckpointPaths, load_models
 from vividvr_engine.engine import CancelToken
 from vividvr_engine.errors import Cancelled, CheckpointError
 from vividvr_engine.in_memory import ArrayClip, MemorySink
-from vividvr_engine.pipeline import VividVREngine
+from vividvr_engine.pipeline import VividVREngine, plan_geometry, resize_frame
 from vividvr_engine.settings import RestoreSettings
 
 
@@ -20,10 +20,14 @@ def models(reference_checkpoints):
     return load_models(CheckpointPaths.from_root(reference_checkpoints))
 
 
-def make_engine(models, **overrides) -> VividVREngine:
-    values = dict(num_inference_steps=2, upscale=2.0, tile_size=8, num_temporal_process_frames=9, seed=7)
+def make_engine(models, offload: str = "none", **overrides) -> tuple[VividVREngine, RestoreSettings]:
+    """A loaded engine and one job's settings for it."""
+    values = dict(
+        num_inference_steps=2, upscale=2.0, tile_size=8, num_temporal_process_frames=9, seed=7,
+        caption="a street at night",
+    )
     values.update(overrides)
-    return VividVREngine(models, RestoreSettings(**values), FixedCaptioner("a street at night"))
+    return VividVREngine(models, offload=offload), RestoreSettings(**values)
 
 
 def random_clip(frames: int, height: int, width: int, seed: int = 0) -> ArrayClip:
@@ -31,9 +35,10 @@ def random_clip(frames: int, height: int, width: int, seed: int = 0) -> ArrayCli
     return ArrayClip(rng.random((frames, height, width, 3), dtype=np.float32), fps=24)
 
 
-def restore(engine, clip, **kwargs) -> np.ndarray:
+def restore(job: tuple[VividVREngine, RestoreSettings], clip, **kwargs) -> np.ndarray:
+    engine, settings = job
     sink = MemorySink()
-    engine.restore(clip, sink, **kwargs)
+    engine.restore(clip, sink, settings, **kwargs)
     return sink.frames
 
 
@@ -58,7 +63,8 @@ def test_short_clips_come_back_with_every_frame(models, num_frames):
 def test_multi_window_clip_is_streamed_once_plus_once_for_colour(models):
     clip = random_clip(21, 16, 16)
     sink = MemorySink()
-    make_engine(models).restore(clip, sink)
+    engine, settings = make_engine(models)
+    engine.restore(clip, sink, settings)
     assert sink.frames.shape == (21, 32, 32, 3)
     assert len(sink.segments) == 4  # windows of 9 with stride 4 over 21 frames
     assert clip.reads == 1 + 2 * 21  # the first frame once more, to fingerprint resumable state
@@ -68,7 +74,7 @@ def test_latents_spilled_to_disk_give_the_same_result(models):
     clip = random_clip(13, 16, 16)
     in_ram = restore(make_engine(models), clip)
     engine = make_engine(models)
-    engine.latent_ram_budget = 0
+    engine[0].latent_ram_budget = 0
     on_disk = restore(engine, clip)
     np.testing.assert_array_equal(in_ram, on_disk)
 
@@ -115,11 +121,11 @@ def test_state_from_another_clip_of_the_same_size_is_not_reused(models, tmp_path
 
 def test_segments_already_written_are_not_emitted_again(models):
     clip = random_clip(21, 16, 16)
-    engine = make_engine(models)
+    engine, settings = make_engine(models)
     full = MemorySink()
-    engine.restore(clip, full)
+    engine.restore(clip, full, settings)
     tail = MemorySink()
-    engine.restore(clip, tail, first_unwritten_frame=full.segments[2][0])
+    engine.restore(clip, tail, settings, first_unwritten_frame=full.segments[2][0])
     assert tail.segments[0][0] == full.segments[2][0]
     np.testing.assert_array_equal(tail.frames, full.frames[full.segments[2][0] :])
 
@@ -133,14 +139,16 @@ def test_progress_reports_every_phase_in_order(models):
     assert fractions == sorted(fractions) and fractions[-1] == pytest.approx(1.0)
 
 
-def test_create_loads_the_published_layout_with_a_fixed_caption(reference_checkpoints):
-    engine = VividVREngine.create(RestoreSettings(caption="a dog"), reference_checkpoints, device="cpu")
-    assert engine.dtype == torch.float32 and isinstance(engine.captioner, FixedCaptioner)
+def test_create_loads_the_published_layout_and_a_fixed_caption_needs_no_captioner(reference_checkpoints):
+    engine = VividVREngine.create(reference_checkpoints, device="cpu")
+    assert engine.dtype == torch.float32 and engine.captioner is None
+    assert isinstance(engine.captioner_for(RestoreSettings(caption="a dog")), FixedCaptioner)
 
 
-def test_create_without_captioner_or_caption_says_how_to_fix_it(reference_checkpoints):
+def test_a_job_without_captioner_or_caption_says_how_to_fix_it(reference_checkpoints):
+    engine = VividVREngine.create(reference_checkpoints, device="cpu")
     with pytest.raises(CheckpointError, match=r"cogvlm2-llama3-caption.*--caption"):
-        VividVREngine.create(RestoreSettings(), reference_checkpoints, device="cpu")
+        engine.restore(random_clip(1, 16, 16), MemorySink(), RestoreSettings())
 
 
 def test_offload_mode_does_not_change_the_result_or_invalidate_saved_state(models, tmp_path):
@@ -167,10 +175,10 @@ class MarkingTextFixer:
 def test_text_fix_sees_each_segment_with_its_resized_input_and_its_output_is_kept(models):
     fixer = MarkingTextFixer()
     settings = RestoreSettings(
-        num_inference_steps=1, upscale=2.0, tile_size=8, num_temporal_process_frames=9, textfix=True
+        num_inference_steps=1, upscale=2.0, tile_size=8, num_temporal_process_frames=9, textfix=True, caption="a sign"
     )
-    engine = VividVREngine(models, settings, FixedCaptioner("a sign"), text_fixer=fixer)
-    frames = restore(engine, random_clip(13, 16, 16))
+    engine = VividVREngine(models, text_fixer=fixer)
+    frames = restore((engine, settings), random_clip(13, 16, 16))
     assert [call[0] for call in fixer.calls] == [call[1] for call in fixer.calls]
     assert sum(call[0][0] for call in fixer.calls) == 13 and fixer.calls[0][0][1:] == (32, 32, 3)
     assert (frames == 0.5).all()
@@ -180,3 +188,21 @@ def test_frames_wider_than_a_vae_tile_keep_their_size(models):
     # The tiny VAE tiles above 360 pixels; the reference's VAE returned frames of the wrong width there.
     frames = restore(make_engine(models, num_inference_steps=1, tile_size=16), random_clip(2, 12, 200))
     assert frames.shape == (2, 24, 400, 3) and np.isfinite(frames).all()
+
+
+def test_odd_latent_sides_of_whole_tiles_are_generated_unpadded(models):
+    # 36x44 at 2x is 72x88: both sides reach a pixel tile (8 latents = 64 px), so the reference
+    # keeps them: latents 9x11, odd, yet every latent tile is a whole (even) 8x8.
+    engine, settings = make_engine(models, num_inference_steps=1)
+    geometry = plan_geometry(36, 44, settings)
+    assert (geometry.gen_height, geometry.gen_width) == (72, 88)
+    assert (geometry.latent_height, geometry.latent_width) == (9, 11)
+    frames = restore((engine, settings), random_clip(2, 36, 44))
+    assert frames.shape == (2, 72, 88, 3) and np.isfinite(frames).all()
+
+
+def test_a_short_side_target_gives_exactly_that_many_rows():
+    settings = RestoreSettings(short_side=1080)
+    geometry = plan_geometry(1070, 1902, settings)
+    frame = np.random.default_rng(1).random((1070, 1902, 3), dtype=np.float32)
+    assert tuple(resize_frame(frame, geometry).shape) == (3, 1080, 1920)

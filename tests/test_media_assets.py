@@ -30,8 +30,8 @@ def asset(path: Path) -> Path:
     return path
 
 
-def identity() -> PreviewEngine:
-    return PreviewEngine(RestoreSettings(upscale=1, num_temporal_process_frames=9))
+def identity() -> tuple[PreviewEngine, RestoreSettings]:
+    return PreviewEngine(), RestoreSettings(upscale=1, num_temporal_process_frames=9)
 
 
 def test_editorial_movie_with_timecode_track_restores_the_right_frames(tmp_path):
@@ -40,7 +40,7 @@ def test_editorial_movie_with_timecode_track_restores_the_right_frames(tmp_path)
     assert (info.width, info.height, info.fps, info.last_frame + 1) == (1920, 1080, Fraction(24), 120)
     assert info.start_timecode == "01:00:00:00" and info.has_audio
     out = tmp_path / "out.mov"
-    result = restore_clip(RestoreJobSpec(str(source), str(out), FrameRange(100, 103)), identity())
+    result = restore_clip(RestoreJobSpec(str(source), str(out), FrameRange(100, 103)), *identity())
     assert result.start_timecode == movie_timecode(out) == "01:00:04:04"
     with av.open(str(out)) as container:
         assert container.streams.audio
@@ -54,7 +54,7 @@ def test_editorial_movie_with_timecode_track_restores_the_right_frames(tmp_path)
 
 def test_prores_camera_file_reads_colour_true_into_an_exr_sequence(tmp_path):
     source = asset(VIDEO / "formatcorpus__apple-prores-422.mov")
-    result = restore_clip(RestoreJobSpec(str(source), str(tmp_path / "f.####.exr"), FrameRange(5, 9)), identity())
+    result = restore_clip(RestoreJobSpec(str(source), str(tmp_path / "f.####.exr"), FrameRange(5, 9)), *identity())
     media = open_media(str(source))
     decoded = list(MediaClip(media, resolve_range(media.info, FrameRange(5, 9)), Identity()).frames())
     assert [Path(p).name for p in result.outputs] == [f"f.{n:04d}.exr" for n in range(5, 10)]
@@ -80,7 +80,7 @@ def test_variable_rate_real_file_is_refused():
 def test_nuke_10_bit_dpx_round_trips_code_values(tmp_path):
     shutil.copy(asset(IMAGES / "oiio__dpx_nuke_10bits_rgb.dpx"), tmp_path / "plate.1001.dpx")
     result = restore_clip(RestoreJobSpec(str(tmp_path / "plate.####.dpx"), str(tmp_path / "o.####.dpx"), None),
-                          identity())
+                          *identity())
     original, restored = read_image(str(tmp_path / "plate.1001.dpx")), read_image(result.outputs[0])
     assert original.shape == (512, 512, 3)
     assert np.array_equal(np.rint(original * 1023), np.rint(restored * 1023))
@@ -91,7 +91,7 @@ def test_exr_display_window_defines_the_frame_and_values_survive(tmp_path):
     shutil.copy(IMAGES / "openexr__ScanLines_Carrots.exr", tmp_path / "carrots.0001.exr")
     assert (probe(str(tmp_path / "dw.####.exr")).width, probe(str(tmp_path / "dw.####.exr")).height) == (501, 401)
     result = restore_clip(RestoreJobSpec(str(tmp_path / "carrots.####.exr"), str(tmp_path / "o.####.exr"), None),
-                          identity())
+                          *identity())
     original, restored = read_image(str(tmp_path / "carrots.0001.exr")), read_image(result.outputs[0])
     assert np.abs(original - restored).max() < 1e-3
 
@@ -104,7 +104,7 @@ def test_luminance_chroma_exr_is_refused_as_unsupported(tmp_path):
 
 def test_avi_with_misordered_timestamps_is_read_in_display_order(tmp_path):
     source = asset(VIDEO / "mmaction2__test.avi")  # MPEG-4 ASP with packed B-frames
-    result = restore_clip(RestoreJobSpec(str(source), str(tmp_path / "f.####.exr"), FrameRange(78, 85)), identity())
+    result = restore_clip(RestoreJobSpec(str(source), str(tmp_path / "f.####.exr"), FrameRange(78, 85)), *identity())
     reference = movie_frames(source, 74, 90)  # FFmpeg's own display order, frames 74..89
     restored = [read_image(p) for p in result.outputs]
     assert len(restored) == 8

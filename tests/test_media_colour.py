@@ -17,8 +17,8 @@ RNG = np.random.default_rng(7)
 SIZE = (48, 64)
 
 
-def identity_engine() -> PreviewEngine:
-    return PreviewEngine(RestoreSettings(upscale=1, num_temporal_process_frames=9))
+def identity_engine() -> tuple[PreviewEngine, RestoreSettings]:
+    return PreviewEngine(), RestoreSettings(upscale=1, num_temporal_process_frames=9)
 
 
 def write_ffmpeg_image(path, codes: np.ndarray, codec: str, pix_fmt: str, source_format: str) -> None:
@@ -55,7 +55,7 @@ def round_trip(tmp_path, name: str) -> list[tuple[np.ndarray, np.ndarray]]:
     """(source, restored) pixels of frames 1-3 restored at scale 1 into the same format."""
     src = str(tmp_path / f"src.####.{name}")
     out = str(tmp_path / "out" / f"dst.####.{name}")
-    result = restore_clip(RestoreJobSpec(src, out, None), identity_engine())
+    result = restore_clip(RestoreJobSpec(src, out, None), *identity_engine())
     sources = [src.replace("####", f"{n:04d}") for n in range(1, 4)]
     return [(read_image(a), read_image(b)) for a, b in zip(sources, result.outputs, strict=True)]
 
@@ -119,7 +119,7 @@ def test_ocio_config_declares_the_working_space_and_maps_back(tmp_path):
         write_exr(tmp_path / f"src.{n:04d}.exr", linear)
     out = tmp_path / "out" / "dst.####.exr"
     result = restore_clip(RestoreJobSpec(str(tmp_path / "src.####.exr"), str(out), None, colour=spaces),
-                          identity_engine())
+                          *identity_engine())
     assert np.abs(read_image(result.outputs[0]) - linear).max() < 1e-3
 
 

@@ -19,8 +19,8 @@ from vividvr_engine.restore_job import RestoreJobSpec, probe, restore_clip
 from vividvr_engine.settings import RestoreSettings
 
 
-def engine(scale: float = 1) -> PreviewEngine:
-    return PreviewEngine(RestoreSettings(upscale=scale, num_temporal_process_frames=9))
+def preview(scale: float = 1) -> tuple[PreviewEngine, RestoreSettings]:
+    return PreviewEngine(), RestoreSettings(upscale=scale, num_temporal_process_frames=9)
 
 
 def only_line(exc: pytest.ExceptionInfo) -> str:
@@ -89,7 +89,7 @@ def test_zero_frames(tmp_path):
 
 def test_range_outside_the_media(movie, tmp_path):
     with pytest.raises(MediaError, match=r"frames 15-25 are outside the media's frames 0-19") as exc:
-        restore_clip(RestoreJobSpec(str(movie), str(tmp_path / "o.mov"), FrameRange(15, 25)), engine())
+        restore_clip(RestoreJobSpec(str(movie), str(tmp_path / "o.mov"), FrameRange(15, 25)), *preview())
     only_line(exc)
     assert leftovers(tmp_path) == ["src.mov"]
 
@@ -100,19 +100,20 @@ def test_sequence_gap_inside_the_range_is_reported_and_outside_it_is_fine(tmp_pa
         (tmp_path / "seq" / f"plate.{n}.exr").unlink()
     assert probe(str(pattern)).missing == (1004, 1005, 1008)
     with pytest.raises(MediaError, match=r"missing frames 1004-1005, 1008"):
-        restore_clip(RestoreJobSpec(str(pattern), str(tmp_path / "o.####.exr"), None), engine())
-    result = restore_clip(RestoreJobSpec(str(pattern), str(tmp_path / "o.####.exr"), FrameRange(1001, 1003)), engine())
+        restore_clip(RestoreJobSpec(str(pattern), str(tmp_path / "o.####.exr"), None), *preview())
+    spec = RestoreJobSpec(str(pattern), str(tmp_path / "o.####.exr"), FrameRange(1001, 1003))
+    result = restore_clip(spec, *preview())
     assert len(result.outputs) == 3
 
 
 def test_odd_dimensions_for_a_chroma_subsampled_codec(tmp_path):
     pattern = write_exr_sequence(tmp_path / "seq", 1, 3, size=(63, 47))
     with pytest.raises(MediaError, match=r"o\.mov: ProRes 422 HQ needs an even width, .* 63x47 \(odd dimensions\)"):
-        restore_clip(RestoreJobSpec(str(pattern), str(tmp_path / "o.mov"), None), engine())
+        restore_clip(RestoreJobSpec(str(pattern), str(tmp_path / "o.mov"), None), *preview())
     with pytest.raises(MediaError, match=r"H\.264 needs an even width and height"):
-        restore_clip(RestoreJobSpec(str(pattern), str(tmp_path / "o.mp4"), None), engine())
+        restore_clip(RestoreJobSpec(str(pattern), str(tmp_path / "o.mp4"), None), *preview())
     assert leftovers(tmp_path) == ["seq"]
-    restore_clip(RestoreJobSpec(str(pattern), str(tmp_path / "o.mov"), None, "prores4444"), engine())
+    restore_clip(RestoreJobSpec(str(pattern), str(tmp_path / "o.mov"), None, "prores4444"), *preview())
 
 
 def test_unsupported_pixel_format(tmp_path):
@@ -147,16 +148,16 @@ def test_existing_output_is_refused_unless_overwrite(movie, tmp_path):
     out = tmp_path / "o.mov"
     out.write_bytes(b"precious")
     with pytest.raises(MediaError, match=r"o\.mov: output exists \(use --overwrite\)"):
-        restore_clip(RestoreJobSpec(str(movie), str(out), None), engine())
+        restore_clip(RestoreJobSpec(str(movie), str(out), None), *preview())
     assert out.read_bytes() == b"precious"
-    restore_clip(RestoreJobSpec(str(movie), str(out), None, overwrite=True), engine())
+    restore_clip(RestoreJobSpec(str(movie), str(out), None, overwrite=True), *preview())
     assert probe(str(out)).last_frame == 19
 
 
 def test_existing_sequence_frames_are_refused_unless_overwrite(movie, tmp_path):
     (tmp_path / "o.0005.exr").write_bytes(b"precious")
     with pytest.raises(MediaError, match=r"output frames 5 exist"):
-        restore_clip(RestoreJobSpec(str(movie), str(tmp_path / "o.####.exr"), None), engine())
+        restore_clip(RestoreJobSpec(str(movie), str(tmp_path / "o.####.exr"), None), *preview())
     assert (tmp_path / "o.0005.exr").read_bytes() == b"precious"
 
 
@@ -173,6 +174,6 @@ def test_disk_full_names_the_output_and_leaves_nothing_that_looks_finished(movie
     monkeypatch.setattr(target_module, "encode_image", full_disk)
     out_dir = tmp_path / "out"
     with pytest.raises(MediaError, match=r"o\.####\.exr: disk full while writing frames") as exc:
-        restore_clip(RestoreJobSpec(str(movie), str(out_dir / "o.####.exr"), None), engine())
+        restore_clip(RestoreJobSpec(str(movie), str(out_dir / "o.####.exr"), None), *preview())
     only_line(exc)
     assert leftovers(out_dir) == []  # no final frames, no staging folder

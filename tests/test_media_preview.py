@@ -60,7 +60,7 @@ def test_upscale_keeps_flat_fields_and_smooth_ramps():
 
 def test_segments_are_the_planned_windows_kept_frames_in_order():
     clip, sink = ArrayClip(40), ListSink()
-    PreviewEngine(RestoreSettings(upscale=2, num_temporal_process_frames=17)).restore(clip, sink)
+    PreviewEngine().restore(clip, sink, RestoreSettings(upscale=2, num_temporal_process_frames=17))
     windows = plan_windows(40, 17)
     assert [(f, len(x)) for f, x in sink.segments] == [(w.keep_start, w.keep_stop - w.keep_start) for w in windows]
     values = np.concatenate([x[:, 0, 0, 0] for _, x in sink.segments])
@@ -72,8 +72,9 @@ def test_segments_are_the_planned_windows_kept_frames_in_order():
 def test_first_unwritten_frame_skips_finished_windows_and_starts_reading_there():
     clip, sink = ArrayClip(40), ListSink()
     windows = plan_windows(40, 9)
-    PreviewEngine(RestoreSettings(upscale=1, num_temporal_process_frames=9)).restore(
-        clip, sink, first_unwritten_frame=windows[3].keep_start
+    PreviewEngine().restore(
+        clip, sink, RestoreSettings(upscale=1, num_temporal_process_frames=9),
+        first_unwritten_frame=windows[3].keep_start,
     )
     assert sink.segments[0][0] == windows[3].keep_start
     assert clip.starts == [windows[3].keep_start]
@@ -89,8 +90,8 @@ def test_cancel_stops_before_the_next_window_and_progress_counts_frames():
             token.cancel()
 
     with pytest.raises(Cancelled):
-        PreviewEngine(RestoreSettings(upscale=1, num_temporal_process_frames=9)).restore(
-            clip, sink, progress, cancel=token
+        PreviewEngine().restore(
+            clip, sink, RestoreSettings(upscale=1, num_temporal_process_frames=9), progress, cancel=token
         )
     windows = plan_windows(40, 9)
     assert reports == [windows[0].keep_stop, windows[1].keep_stop] and len(sink.segments) == 2

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from fractions import Fraction
+
 import pytest
 
 from vividvr_engine.planning import (
@@ -9,9 +12,9 @@ from vividvr_engine.planning import (
     latent_frames,
     padded_window_frames,
     plan_latent_ownership,
+    plan_resize,
     plan_tiles,
     plan_windows,
-    scaled_size,
 )
 
 WINDOW_SIZES = [9, 17, 25, 33, 49, 121]
@@ -99,15 +102,73 @@ def test_tiles_match_the_reference_layout():
     assert [(t.start, t.own_start, t.own_stop) for t in plan_tiles(13, 8, 4)] == [(0, 0, 6), (3, 6, 9), (5, 9, 13)]
 
 
-def test_generation_sides_are_multiples_of_16_and_never_smaller():
-    for side in range(8, 2001):
-        gen = generation_side(side)
-        assert gen % 16 == 0 and side <= gen < side + 16
+def readme_generation_side(side: int, tile_size: int) -> int:
+    """../shared/reference/README.md, "The restoration algorithm" step 2, transcribed literally:
+    "a side shorter than `tile_size * 8` is rounded up to a multiple of 8; a longer side is kept",
+    plus the two departures the engine documents where the reference crashes or resizes: an odd
+    latent side below a tile goes up to the next multiple of 16, and a kept side that the VAE
+    cannot take (not a multiple of 8) is padded up to one."""
+    if side < tile_size * 8:
+        rounded = side
+        while rounded % 8 != 0:
+            rounded += 1
+        if (rounded // 8) % 2 == 1:  # odd latent side: the reference crashes
+            while rounded % 16 != 0:
+                rounded += 1
+        return rounded
+    kept = side
+    while kept % 8 != 0:
+        kept += 1
+    return kept
 
 
-def test_scaled_size_is_floor_of_side_times_scale():
-    assert scaled_size(32, 48, 2.0) == (64, 96)
-    assert scaled_size(360, 640, 1024 / 360) == (1024, 1820)
+def test_generation_size_follows_the_reference_rule_for_every_side_and_tile_size():
+    for tile_size in range(8, 129):
+        for side in range(8, 2001):
+            assert generation_side(side, tile_size) == readme_generation_side(side, tile_size), (side, tile_size)
+
+
+def test_sides_of_a_whole_tile_are_kept_even_when_not_multiples_of_16():
+    # README: 200x328 output, tile size 16 -> generated at 200x328 (latents 25x41), not 208x336.
+    assert (generation_side(200, 16), generation_side(328, 16)) == (200, 328)
+    assert generation_side(120, 16) == 128  # shorter than a tile (128 px): latent 15 would be odd
+    assert generation_side(72, 8) == 72  # latent 9 >= tile 8: whole tiles, odd latent side kept
+
+
+def test_a_short_side_is_met_exactly_and_the_other_side_keeps_the_aspect_ratio():
+    for target in (16, 480, 720, 1080, 1024, 2160):
+        for short in range(16, 2200, 1 if target == 1080 else 37):
+            for long in (short, short + 1, (short * 16) // 9, (short * 4) // 3, short * 2 + 1):
+                for height, width in ((short, long), (long, short)):
+                    resize = plan_resize(height, width, 0.0, target)
+                    assert resize.scale_factor is None  # resampled to the exact size
+                    out = (resize.height, resize.width)
+                    assert min(out) == target, (height, width, target, out)
+                    other = max(out)
+                    exact = Fraction(long * target, short)
+                    assert abs(other - exact) <= Fraction(1, 2) and (other - exact != Fraction(-1, 2)), out
+                    assert (out[0] - out[1]) * (height - width) >= 0  # orientation kept
+
+
+def test_short_sides_that_flooring_turned_into_n_minus_1():
+    # 1070 * (1080 / 1070) is 1079.999..., which a scale factor floors to 1079
+    assert (plan_resize(1070, 1902, 0.0, 1080).height, plan_resize(1902, 1070, 0.0, 1080).width) == (1080, 1080)
+    assert plan_resize(39, 52, 0.0, 720).height == 720
+    assert (plan_resize(1080, 1920, 0.0, 720).height, plan_resize(1080, 1920, 0.0, 720).width) == (720, 1280)
+
+
+def test_upscale_keeps_the_reference_factor_arithmetic_even_where_it_floors_to_1023():
+    for height in range(16, 1200, 7):
+        for width in (height, height + 5, height * 2 - 1):
+            factor = 1024 / min(height, width)
+            resize = plan_resize(height, width, 0.0, None)
+            assert resize == type(resize)(math.floor(height * factor), math.floor(width * factor), factor)
+            assert plan_resize(height, width, 2.5, None) == type(resize)(
+                math.floor(height * 2.5), math.floor(width * 2.5), 2.5
+            )
+    assert plan_resize(49, 64, 0.0, None).height == 1023  # as the reference does
+    default = plan_resize(360, 640, 0.0, None)
+    assert (default.height, default.width) == (1024, 1820)
 
 
 def test_invalid_window_sizes_are_rejected():

@@ -207,8 +207,8 @@ def settings(**values) -> RestoreSettings:
 def test_engine_streams_each_kept_frame_once_window_by_window(x2_root):
     frames = rng_frames(20, 24, 32)
     clip, sink = ArrayClip(frames), MemorySink()
-    engine = create_engine("realesrgan", settings(), checkpoints=x2_root, device="cpu")
-    engine.restore(clip, sink)
+    engine = create_engine("realesrgan", checkpoints=x2_root, device="cpu")
+    engine.restore(clip, sink, settings())
     windows = plan_windows(20, 9)
     assert [first for first, _ in sink.segments] == [w.keep_start for w in windows]
     assert clip.reads == 20
@@ -218,23 +218,23 @@ def test_engine_streams_each_kept_frame_once_window_by_window(x2_root):
 
 def test_engine_resumes_exactly_at_the_first_unwritten_frame(x2_root):
     frames = rng_frames(20, 24, 32)
-    engine = create_engine("realesrgan", settings(), checkpoints=x2_root, device="cpu")
+    engine = create_engine("realesrgan", checkpoints=x2_root, device="cpu")
     full, resumed = MemorySink(), MemorySink()
-    engine.restore(ArrayClip(frames), full)
+    engine.restore(ArrayClip(frames), full, settings())
     clip = ArrayClip(frames)
-    engine.restore(clip, resumed, first_unwritten_frame=7)
+    engine.restore(clip, resumed, settings(), first_unwritten_frame=7)
     assert resumed.segments[0][0] == 7
     assert clip.reads == 13
     np.testing.assert_array_equal(resumed.frames, full.frames[7:])
-    engine.restore(ArrayClip(frames), done := MemorySink(), first_unwritten_frame=20)
+    engine.restore(ArrayClip(frames), done := MemorySink(), settings(), first_unwritten_frame=20)
     assert done.segments == []
 
 
 def test_engine_splits_windows_into_bounded_segments(x2_root, monkeypatch):
     monkeypatch.setattr("vividvr_engine.frame_engine.SEGMENT_BYTES", 3 * 48 * 64 * 3 * 4)
     sink = MemorySink()
-    create_engine("realesrgan", settings(), checkpoints=x2_root, device="cpu").restore(
-        ArrayClip(rng_frames(20, 24, 32)), sink
+    create_engine("realesrgan", checkpoints=x2_root, device="cpu").restore(
+        ArrayClip(rng_frames(20, 24, 32)), sink, settings()
     )
     bounds = {w.keep_start for w in plan_windows(20, 9)} | {20}
     for first, segment in sink.segments:
@@ -252,16 +252,16 @@ def test_engine_cancel_keeps_finished_segments(x2_root):
             cancel.cancel()
 
     sink = CancellingSink()
-    engine = create_engine("realesrgan", settings(), checkpoints=x2_root, device="cpu")
+    engine = create_engine("realesrgan", checkpoints=x2_root, device="cpu")
     with pytest.raises(Cancelled):
-        engine.restore(ArrayClip(rng_frames(20, 24, 32)), sink, cancel=cancel)
+        engine.restore(ArrayClip(rng_frames(20, 24, 32)), sink, settings(), cancel=cancel)
     assert len(sink.segments) == 1
 
 
 def test_engine_progress_counts_frames_to_completion(x2_root):
     reports: list[Progress] = []
-    engine = create_engine("realesrgan", settings(), checkpoints=x2_root, device="cpu")
-    engine.restore(ArrayClip(rng_frames(20, 24, 32)), MemorySink(), reports.append)
+    engine = create_engine("realesrgan", checkpoints=x2_root, device="cpu")
+    engine.restore(ArrayClip(rng_frames(20, 24, 32)), MemorySink(), settings(), reports.append)
     done = [p.frames_done for p in reports]
     fractions = [p.fraction for p in reports]
     assert done == sorted(done) and done[-1] == 20
@@ -274,20 +274,21 @@ def test_engine_uses_x4_for_factors_above_two(tmp_path):
     save_published(realesrgan_path(tmp_path, 4), params_ema=x4.state_dict())
     frames = rng_frames(3, 16, 20)
     sink = MemorySink()
-    engine = RealESRGANEngine.create(RestoreSettings(upscale=3), checkpoints=tmp_path, device="cpu")
-    engine.restore(ArrayClip(frames), sink)
+    engine = RealESRGANEngine.create(checkpoints=tmp_path, device="cpu")
+    engine.restore(ArrayClip(frames), sink, RestoreSettings(upscale=3))
     expected = tensor_to_frames(resize_frames(frames_to_tensor(direct(x4, frames)).contiguous(), (48, 60)))
     np.testing.assert_allclose(sink.frames, expected, atol=1e-5)
 
 
 def test_engine_without_weights_says_which_files_it_needs(tmp_path):
     with pytest.raises(CheckpointError, match=r"no Real-ESRGAN weights found; expected RealESRGAN/RealESRGAN_x2plus"):
-        create_engine("realesrgan", settings(), checkpoints=tmp_path)
+        create_engine("realesrgan", checkpoints=tmp_path)
     with pytest.raises(CheckpointError, match="needs a checkpoint folder"):
-        create_engine("realesrgan", settings(), checkpoints=None)
+        create_engine("realesrgan", checkpoints=None)
     save_published(realesrgan_path(tmp_path, 4), params_ema=random_net(small(4)).state_dict())
+    engine = create_engine("realesrgan", checkpoints=tmp_path)
     with pytest.raises(CheckpointError, match=r"text fix needs .*RealESRGAN_x2plus\.pth: file not found"):
-        create_engine("realesrgan", settings(textfix=True), checkpoints=tmp_path)
+        engine.restore(ArrayClip(rng_frames(2, 8, 8)), MemorySink(), settings(textfix=True))
 
 
 def test_engine_reports_a_clip_that_ends_early(x2_root):
@@ -296,6 +297,6 @@ def test_engine_reports_a_clip_that_ends_early(x2_root):
             yield from list(super().frames(start))[:5]
 
     with pytest.raises(MediaError, match="ended at frame 5 of the 12"):
-        create_engine("realesrgan", settings(), checkpoints=x2_root, device="cpu").restore(
-            ShortClip(rng_frames(12, 24, 32)), MemorySink()
+        create_engine("realesrgan", checkpoints=x2_root, device="cpu").restore(
+            ShortClip(rng_frames(12, 24, 32)), MemorySink(), settings()
         )

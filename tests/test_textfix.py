@@ -252,10 +252,11 @@ def test_realesrgan_engine_applies_the_text_fix_when_asked(fixer, tmp_path):
     frame, _ = render(background(96, 160, seed=5), [(10, 30, "CAMERA B", 22)])
     frames = np.stack([frame, frame[:, ::-1]])
     outputs = {}
+    engine = create_engine("realesrgan", checkpoints=root, device="cpu")  # one engine serves both jobs
     for textfix in (False, True):
         settings = RestoreSettings(upscale=2, num_temporal_process_frames=9, textfix=textfix)
         sink = MemorySink()
-        create_engine("realesrgan", settings, checkpoints=root, device="cpu").restore(ArrayClip(frames), sink)
+        engine.restore(ArrayClip(frames), sink, settings)
         outputs[textfix] = sink.frames
     np.testing.assert_allclose(outputs[True], fixer.apply(outputs[False], frames), atol=1e-6)
     assert np.abs(outputs[True] - outputs[False]).max() > 0.05

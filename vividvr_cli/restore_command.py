@@ -213,9 +213,9 @@ def run(args: argparse.Namespace) -> int:
             colour=colour_from_args(args),
         )
         settings = settings_from_args(args)
-        engine = create_engine(args.engine, settings, checkpoints=args.checkpoints, device=args.device)
+        engine = create_engine(args.engine, args.checkpoints, args.device, offload=settings.offload)
         reporter = ProgressReporter(args.json)
-        result = restore_clip(spec, engine, reporter, cancel=cancel, state_dir=args.state_dir)
+        result = restore_clip(spec, engine, settings, reporter, cancel=cancel, state_dir=args.state_dir)
     except CheckpointError as exc:
         return fail(args, EXIT_BAD_INPUT, f"{exc}\n{CHECKPOINT_HINT}")
     except (MediaError, SettingsError) as exc:

@@ -215,9 +215,16 @@ def _backend(device: torch.device) -> str:
     return "cpu:gloo,cuda:nccl" if device.type == "cuda" else "gloo"
 
 
+def _share_cores(world: int) -> None:
+    """CPU workers split the cores: oversubscribed threads would make N workers slower than one."""
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // world))
+
+
 def _init(device: torch.device, store, rank: int, world: int) -> TorchComm:
     if device.type == "cuda":
         torch.cuda.set_device(device)
+    else:
+        _share_cores(world)
     dist.init_process_group(
         _backend(device), store=store, rank=rank, world_size=world, timeout=timedelta(seconds=COLLECTIVE_TIMEOUT_S)
     )
@@ -295,6 +302,7 @@ def start_workers(devices: Sequence[str]) -> Iterator[Comm]:
                               wait_for_workers=False)
     except (RuntimeError, OSError) as exc:
         raise DistributedError(f"cannot start workers on {HOST}:{port}: {exc}") from None
+    threads = torch.get_num_threads()
     context = torch.multiprocessing.get_context("spawn")
     address = WorkerAddress(HOST, port, world)
     workers = [
@@ -319,6 +327,7 @@ def start_workers(devices: Sequence[str]) -> Iterator[Comm]:
         finally:
             dist.destroy_process_group()
     finally:
+        torch.set_num_threads(threads)
         _stop(workers)
 
 

@@ -90,24 +90,29 @@ class CancelToken:
 
 
 class RestorationEngine(Protocol):
-    """What the media layer, the CLI and the daemon drive."""
+    """What the media layer, the CLI and the daemon drive.
+
+    An engine holds only what is expensive to load (models on a device, in a dtype, with an
+    offload mode); everything that may change from job to job arrives as `RestoreSettings` with
+    each call, so one loaded engine serves jobs with any seed, caption, steps or colour fix.
+    """
 
     name: str
-    settings: RestoreSettings
 
-    def output_size(self, height: int, width: int) -> tuple[int, int]: ...
+    def output_size(self, height: int, width: int, settings: RestoreSettings) -> tuple[int, int]: ...
 
     def restore(
         self,
         clip: ClipSource,
         sink: FrameSink,
+        settings: RestoreSettings,
         progress: ProgressCallback | None = None,
         *,
         state_dir: Path | None = None,
         first_unwritten_frame: int = 0,
         cancel: CancelToken | None = None,
     ) -> None:
-        """Restore `clip` into `sink`.
+        """Restore `clip` into `sink` with this job's `settings`.
 
         `state_dir`, when given, holds resumable state: an engine saves its progress there and,
         if it finds state from an earlier run of the same clip and settings, continues from it;

@@ -21,7 +21,7 @@ import math
 import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -49,6 +49,7 @@ from vividvr_engine.planning import (
     PATCH,
     VAE_SPATIAL,
     VAE_TEMPORAL,
+    Resize,
     TemporalWindow,
     Tile2D,
     decoded_frames_to_drop,
@@ -78,13 +79,19 @@ def default_checkpoint_root() -> Path:
 
 @dataclass(frozen=True)
 class Geometry:
-    """Sizes of one restoration: output (= resized input), generation (multiple of 16), latent."""
+    """Sizes of one restoration: output (= resized input), generation (`planning.generation_side`), latent."""
 
-    scale: float
-    out_height: int
-    out_width: int
+    resize: Resize
     gen_height: int
     gen_width: int
+
+    @property
+    def out_height(self) -> int:
+        return self.resize.height
+
+    @property
+    def out_width(self) -> int:
+        return self.resize.width
 
     @property
     def latent_height(self) -> int:
@@ -96,40 +103,44 @@ class Geometry:
 
 
 def plan_geometry(height: int, width: int, settings: RestoreSettings) -> Geometry:
-    out_h, out_w = settings.output_size(height, width)
-    return Geometry(settings.scale_for(height, width), out_h, out_w, generation_side(out_h), generation_side(out_w))
+    out_h, out_w = settings.output_size(height, width)  # validates the size
+    tile = settings.tile_size
+    return Geometry(settings.resize_for(height, width), generation_side(out_h, tile), generation_side(out_w, tile))
 
 
 class VividVREngine:
+    """The loaded models on one device, in one dtype and offload mode; serves jobs of any settings.
+
+    The captioner and the text fixer are loaded the first time a job needs them (a job with a
+    fixed caption needs no captioner) and kept for later jobs.
+    """
+
     name = "vividvr"
 
     def __init__(
         self,
         models: VividVRModels,
-        settings: RestoreSettings,
-        captioner: Captioner,
+        captioner: Captioner | None = None,
         device: str | torch.device = "cpu",
         dtype: torch.dtype = torch.float32,
         latent_ram_budget: int = DEFAULT_LATENT_RAM_BUDGET,
         text_fixer: TextFixer | None = None,
         *,
+        offload: str = "none",
+        checkpoints: CheckpointPaths | None = None,
         batch_tiles: int = 1,
-        checkpoints: Path | None = None,
     ) -> None:
         """`batch_tiles`: (window, tile) evaluations per forward pass (more is faster, needs memory).
         `checkpoints`: where `models` came from; workers on other devices load them from there."""
         self.models = models
         self.batch_tiles = batch_tiles
-        self.checkpoints = checkpoints
-        self.settings = settings
         self.captioner = captioner
         self.device = torch.device(device)
         self.dtype = dtype
         self.latent_ram_budget = latent_ram_budget
-        self.offload = settings.offload
+        self.offload = offload
         self.text_fixer = text_fixer
-        if settings.textfix and text_fixer is None:
-            raise ValueError("settings ask for the text fix but no TextFixer was given")
+        self.checkpoints = checkpoints
         resident = (models.controlnet, models.transformer)
         if self.offload == "none":
             resident += (models.text_encoder, models.vae)
@@ -154,9 +165,9 @@ class VividVREngine:
     @classmethod
     def create(
         cls,
-        settings: RestoreSettings,
         checkpoints: Path | None = None,
         device: str | None = None,
+        offload: str = "none",
         *,
         dtype: torch.dtype | None = None,
         batch_tiles: int = 1,
@@ -164,26 +175,38 @@ class VividVREngine:
         """Validate the checkpoints, then load them: bfloat16 on a GPU and float32 on the CPU by default."""
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         dtype = dtype or (torch.bfloat16 if device.startswith("cuda") else torch.float32)
-        root = checkpoints or default_checkpoint_root()
-        paths = CheckpointPaths.from_root(root)
+        paths = CheckpointPaths.from_root(checkpoints or default_checkpoint_root())
         paths.validate()
-        if settings.caption:
-            captioner: Captioner = FixedCaptioner(settings.caption)
-        elif paths.captioner is None:
-            raise CheckpointError(
-                f"no captioner at {paths.cogvideox.parent / 'cogvlm2-llama3-caption'}: download "
-                "https://huggingface.co/zai-org/cogvlm2-llama3-caption there, or give a caption (--caption TEXT)"
-            )
-        else:
-            captioner = CogVLM2Captioner.from_pretrained(paths.captioner, device=device)
-        text_fixer = TextFixer.from_checkpoints(paths.cogvideox.parent, device) if settings.textfix else None
         models = load_models(paths, dtype)
-        return cls(
-            models, settings, captioner, device, dtype, text_fixer=text_fixer, batch_tiles=batch_tiles, checkpoints=root
-        )
+        return cls(models, None, device, dtype, offload=offload, checkpoints=paths, batch_tiles=batch_tiles)
 
-    def output_size(self, height: int, width: int) -> tuple[int, int]:
-        return self.settings.output_size(height, width)
+    def output_size(self, height: int, width: int, settings: RestoreSettings) -> tuple[int, int]:
+        return settings.output_size(height, width)
+
+    def captioner_for(self, settings: RestoreSettings) -> Captioner:
+        """The job's fixed caption, else the captioning model (loaded once, on first need)."""
+        if settings.caption:
+            return FixedCaptioner(settings.caption)
+        if self.captioner is None:
+            paths = self.checkpoints
+            if paths is None or paths.captioner is None:
+                where = "cogvlm2-llama3-caption" if paths is None else paths.cogvideox.parent / "cogvlm2-llama3-caption"
+                raise CheckpointError(
+                    f"no captioner at {where}: download https://huggingface.co/zai-org/cogvlm2-llama3-caption"
+                    " there, or give a caption (--caption TEXT)"
+                )
+            self.captioner = CogVLM2Captioner.from_pretrained(paths.captioner, device=str(self.device))
+        return self.captioner
+
+    def text_fixer_for(self, settings: RestoreSettings) -> TextFixer | None:
+        """The text fixer when the job asks for it (loaded once, on first need)."""
+        if not settings.textfix:
+            return None
+        if self.text_fixer is None:
+            if self.checkpoints is None:
+                raise CheckpointError("the text fix needs a checkpoint folder holding RealESRGAN/ and easyocr/")
+            self.text_fixer = TextFixer.from_checkpoints(self.checkpoints.cogvideox.parent, self.device)
+        return self.text_fixer
 
     # ------------------------------------------------------------------------------ restore
 
@@ -192,6 +215,7 @@ class VividVREngine:
         self,
         clip: ClipSource,
         sink: FrameSink,
+        settings: RestoreSettings,
         progress: ProgressCallback | None = None,
         *,
         state_dir: Path | None = None,
@@ -203,14 +227,16 @@ class VividVREngine:
         """`devices`: spread the work over these devices (`devices[0]` is this engine's own), one
         worker process each; the frames are identical to a single process's."""
         info = ClipInfo(clip.num_frames, clip.height, clip.width, Fraction(clip.fps))
-        devices = self._workers_for(info, devices)
+        devices = self.workers_for(info, settings, devices)
+        job = (clip, sink, settings, progress, state_dir, first_unwritten_frame, cancel, trace)
         if len(devices) == 1 and not distributed.launched_by_torchrun():
-            self._restore(Comm(), clip, sink, progress, state_dir, first_unwritten_frame, cancel, trace)
+            self._restore(Comm(), *job)
             return
         with distributed.start_workers(devices) as comm:
-            self._restore(comm, clip, sink, progress, state_dir, first_unwritten_frame, cancel, trace)
+            self._restore(comm, *job)
 
-    def _workers_for(self, info: ClipInfo, devices: Sequence[str] | None) -> list[str]:
+    def workers_for(self, clip: ClipInfo, settings: RestoreSettings, devices: Sequence[str] | None) -> list[str]:
+        """The devices a job on `clip` will use: validated, at most one per batch of tiles."""
         if not devices:
             return [str(self.device)]
         devices = distributed.validate_devices(devices)
@@ -219,24 +245,24 @@ class VividVREngine:
             raise SettingsError(f"the first of --devices ({devices[0]}) must be this engine's device ({self.device})")
         if len(devices) > 1 and self.checkpoints is None:
             raise SettingsError("spreading over devices needs an engine made by VividVREngine.create")
-        batches = plan_step_batches(info, self.settings, self.batch_tiles)
-        return distributed.usable_devices(devices, len(batches))
+        return distributed.usable_devices(devices, len(plan_step_batches(clip, settings, self.batch_tiles)))
 
-    def _restore(self, comm, clip, sink, progress, state_dir, first_unwritten_frame, cancel, trace) -> None:
+    def _restore(self, comm, clip, sink, settings, progress, state_dir, first_unwritten_frame, cancel, trace) -> None:
         store = LatentStore(state_dir, self.latent_ram_budget, persistent=state_dir is not None)
         try:
-            fingerprint = _fingerprint(clip, self.settings)
+            fingerprint = _fingerprint(clip, settings)
             manifest = store.load_manifest()
             if not manifest or manifest.get("fingerprint") != fingerprint:
                 manifest = {"fingerprint": fingerprint, "prepared": 0, "steps_done": 0, "captions": []}
             job = Job(
-                settings=self.settings,
+                settings=settings,
                 clip=ClipInfo(clip.num_frames, clip.height, clip.width, Fraction(clip.fps)),
                 manifest=manifest,
                 first_unwritten_frame=first_unwritten_frame,
                 state_dir=None if state_dir is None else str(state_dir),
-                checkpoints=None if self.checkpoints is None else str(self.checkpoints),
+                checkpoints=self.checkpoints,
                 dtype=self.dtype,
+                offload=self.offload,
                 latent_ram_budget=self.latent_ram_budget,
                 batch_tiles=self.batch_tiles,
             )
@@ -266,8 +292,9 @@ class Job:
     manifest: dict
     first_unwritten_frame: int
     state_dir: str | None
-    checkpoints: str | None
+    checkpoints: CheckpointPaths | None
     dtype: torch.dtype
+    offload: str
     latent_ram_budget: int
     batch_tiles: int
 
@@ -275,11 +302,9 @@ class Job:
 def serve_job(comm: Comm, device: str) -> None:
     """A worker (rank > 0): load the models rank 0 names, then do this rank's share of its job."""
     job: Job = comm.broadcast()
-    settings = replace(job.settings, textfix=False)  # rank 0 fixes text on the finished frames
-    engine = VividVREngine.create(
-        settings, Path(job.checkpoints), device, dtype=job.dtype, batch_tiles=job.batch_tiles
-    )
-    engine.latent_ram_budget = job.latent_ram_budget
+    models = load_models(job.checkpoints, job.dtype)
+    engine = VividVREngine(models, None, device, job.dtype, job.latent_ram_budget, offload=job.offload,
+                           checkpoints=job.checkpoints, batch_tiles=job.batch_tiles)
     state_dir = None if job.state_dir is None else Path(job.state_dir)
     store = LatentStore(state_dir, job.latent_ram_budget, persistent=state_dir is not None)
     try:
@@ -317,6 +342,8 @@ class _Run:
         self.cancel = cancel or CancelToken()
         self.trace = trace or (lambda _name, _tensor: None)
         self.settings = s = job.settings
+        self.captioner = engine.captioner_for(s)
+        self.text_fixer = engine.text_fixer_for(s) if comm.rank == 0 else None  # on the finished frames
         self.models = engine.models
         self.geometry = plan_geometry(job.clip.height, job.clip.width, s)
         self.windows = plan_windows(job.clip.num_frames, s.num_temporal_process_frames)
@@ -494,7 +521,7 @@ class _Run:
         tiles = plan_tiles_2d(video.shape[2], video.shape[3], size, size // 2)
         fps = float(self.job.clip.fps)
         return [
-            self.engine.captioner.caption(video[:, :, t.rows.start : t.rows.stop, t.cols.start : t.cols.stop], fps)
+            self.captioner.caption(video[:, :, t.rows.start : t.rows.stop, t.cols.start : t.cols.stop], fps)
             for t in tiles
         ]
 
@@ -768,8 +795,8 @@ class _Run:
         reference = torch.stack([next(references) for _ in range(len(kept))])
         self.trace(f"window{window.index}.kept_raw", kept)
         fixed = color_fix(kept, reference, self.settings.color_fix).permute(0, 2, 3, 1).numpy()
-        if self.engine.text_fixer is not None:
-            fixed = self.engine.text_fixer.apply(fixed, reference.permute(0, 2, 3, 1).numpy())
+        if self.text_fixer is not None:
+            fixed = self.text_fixer.apply(fixed, reference.permute(0, 2, 3, 1).numpy())
         sink.write_segment(start, fixed)
         self._report("decode", window=window.index, step=self.settings.num_inference_steps,
                      frames_done=window.keep_stop)
@@ -792,10 +819,17 @@ class _Run:
 
 
 def resize_frame(frame: np.ndarray, geometry: Geometry) -> torch.Tensor:
-    """Source frame (H, W, 3) -> control frame (3, out_h, out_w): bicubic by the scale, clipped to [0, 1]."""
+    """Source frame (H, W, 3) -> control frame (3, out_h, out_w): bicubic, clipped to [0, 1].
+
+    By the factor where the settings give one (as the reference does), else to the exact size.
+    """
     tensor = torch.from_numpy(np.ascontiguousarray(frame, dtype=np.float32)).permute(2, 0, 1)[None]
-    if geometry.scale != 1.0:
-        tensor = F.interpolate(tensor, scale_factor=geometry.scale, mode="bicubic")
+    resize = geometry.resize
+    if resize.scale_factor is not None:
+        if resize.scale_factor != 1.0:
+            tensor = F.interpolate(tensor, scale_factor=resize.scale_factor, mode="bicubic")
+    elif tuple(tensor.shape[2:]) != (resize.height, resize.width):
+        tensor = F.interpolate(tensor, size=(resize.height, resize.width), mode="bicubic")
     tensor = tensor.clip(0, 1)[0]
     if tuple(tensor.shape[1:]) != (geometry.out_height, geometry.out_width):
         raise ValueError(

@@ -18,28 +18,53 @@ PATCH = 2  # transformer patch size in latents, spatially and temporally
 # --------------------------------------------------------------------------------------- sizes
 
 
-def scaled_size(height: int, width: int, scale: float) -> tuple[int, int]:
-    """Size `F.interpolate(scale_factor=scale)` produces: floor of each side times the scale."""
-    return math.floor(height * scale), math.floor(width * scale)
+REFERENCE_SHORT_SIDE = 1024  # `upscale 0`: the reference's default short side
 
 
-def upscale_factor(height: int, width: int, upscale: float, short_side: int | None) -> float:
-    """The resize factor: a target short side wins, else `upscale`, where 0 means short side 1024."""
-    if short_side:
-        return short_side / min(height, width)
-    if upscale == 0:
-        return 1024.0 / min(height, width)
-    return float(upscale)
+@dataclass(frozen=True)
+class Resize:
+    """How a source frame becomes a control frame: the output size and how to resample to it.
 
-
-def generation_side(side: int) -> int:
-    """The side the diffusion model works at: the next multiple of 16 (even latent sides).
-
-    The reference rounds short sides to multiples of 8, which crashes when the latent side is odd;
-    multiples of 16 are identical wherever the reference works.
+    `scale_factor` set: the reference's `F.interpolate(scale_factor=...)`, whose size is the
+    floor of each side times the factor and whose sampling positions follow the factor; `None`:
+    resample to exactly `height` x `width` (`F.interpolate(size=...)`).
     """
-    unit = VAE_SPATIAL * PATCH
-    return unit * math.ceil(side / unit)
+
+    height: int
+    width: int
+    scale_factor: float | None
+
+
+def plan_resize(height: int, width: int, upscale: float, short_side: int | None) -> Resize:
+    """Output size of a `height` x `width` source.
+
+    A target short side is met exactly: that side becomes `short_side` and the other keeps the
+    aspect ratio, rounded to the nearest pixel (halves up). A factor (`upscale`, or 0 for the
+    reference's short side 1024 via the factor 1024 / short side) keeps the reference's
+    arithmetic and sampling, even where flooring leaves 1023.
+    """
+    if short_side:
+        short, long = min(height, width), max(height, width)
+        other = (2 * long * short_side + short) // (2 * short)  # round(long * short_side / short), halves up
+        return Resize(short_side, other, None) if height <= width else Resize(other, short_side, None)
+    factor = REFERENCE_SHORT_SIDE / min(height, width) if upscale == 0 else float(upscale)
+    return Resize(math.floor(height * factor), math.floor(width * factor), factor)
+
+
+def generation_side(side: int, tile_size: int) -> int:
+    """The side the diffusion model works at, for an output side of `side` pixels.
+
+    The reference's rule (../shared/reference/README.md): a side shorter than a pixel tile
+    (`tile_size * 8`) is rounded up to a multiple of 8; a longer side is kept, since its latent
+    tiles are whole (`tile_size` latents, even). Where the reference crashes we differ: a short
+    side whose latent side would be odd (one partial tile the transformer cannot patch) is
+    rounded up to a multiple of 16 instead, and a long side that is not a multiple of 8 (the VAE's
+    stride; the reference resizes it) is padded to the next multiple of 8.
+    """
+    if side < tile_size * VAE_SPATIAL:
+        unit = VAE_SPATIAL * PATCH
+        return unit * math.ceil(side / unit)
+    return VAE_SPATIAL * math.ceil(side / VAE_SPATIAL)
 
 
 def padded_window_frames(frames: int) -> int:

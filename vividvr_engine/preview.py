@@ -74,23 +74,19 @@ class PreviewEngine:
 
     name = "preview"
 
-    def __init__(self, settings: RestoreSettings) -> None:
-        self.settings = settings
-
     @classmethod
-    def create(
-        cls, settings: RestoreSettings, checkpoints: Path | None = None, device: str | None = None
-    ) -> PreviewEngine:
-        """Checkpoints and device are accepted for a uniform registry and ignored: nothing to load."""
-        return cls(settings)
+    def create(cls, checkpoints: Path | None = None, device: str | None = None, offload: str = "none") -> PreviewEngine:
+        """Arguments are accepted for a uniform registry and ignored: nothing to load."""
+        return cls()
 
-    def output_size(self, height: int, width: int) -> tuple[int, int]:
-        return self.settings.output_size(height, width)
+    def output_size(self, height: int, width: int, settings: RestoreSettings) -> tuple[int, int]:
+        return settings.output_size(height, width)
 
     def restore(
         self,
         clip: ClipSource,
         sink: FrameSink,
+        settings: RestoreSettings,
         progress: ProgressCallback | None = None,
         *,
         state_dir: Path | None = None,
@@ -99,7 +95,7 @@ class PreviewEngine:
     ) -> None:
         """Resize frame by frame (see `frame_engine`); `state_dir` is unused: the sink's finished
         segments are the only state a resize has."""
-        height, width = self.output_size(clip.height, clip.width)
+        height, width = self.output_size(clip.height, clip.width, settings)
 
         def resize(batch: np.ndarray) -> np.ndarray:
             return np.stack([lanczos_resize(frame, height, width) for frame in batch])
@@ -107,7 +103,7 @@ class PreviewEngine:
         restore_frame_by_frame(
             clip,
             sink,
-            self.settings.num_temporal_process_frames,
+            settings.num_temporal_process_frames,
             (height, width),
             resize,
             progress,

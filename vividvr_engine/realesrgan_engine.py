@@ -44,22 +44,22 @@ class RealESRGANEngine:
     name = "realesrgan"
 
     def __init__(
-        self, settings: RestoreSettings, models: dict[int, RealESRGAN], textfixer: TextFixer | None = None
+        self, models: dict[int, RealESRGAN], textfixer: TextFixer | None = None, checkpoints: Path | None = None
     ) -> None:
         if not models:
             raise CheckpointError("the realesrgan engine needs at least one Real-ESRGAN model")
-        self.settings = settings
         self.models = models
         self.textfixer = textfixer
+        self.checkpoints = checkpoints
 
     @classmethod
     def create(
         cls,
-        settings: RestoreSettings,
         checkpoints: Path | None = None,
         device: str | torch.device | None = None,
+        offload: str = "none",
     ) -> RealESRGANEngine:
-        """Load whichever of x2plus and x4plus the checkpoint folder has (and CRAFT for text fix)."""
+        """Load whichever of x2plus and x4plus the checkpoint folder has (CRAFT waits for a text-fix job)."""
         expected = " or ".join(str(realesrgan_path(Path(), s)) for s in MODEL_FILES)
         if checkpoints is None:
             raise CheckpointError(f"the realesrgan engine needs a checkpoint folder holding {expected}")
@@ -67,19 +67,30 @@ class RealESRGANEngine:
         present = {s: p for s, p in paths.items() if p.is_file()}
         if not present:
             raise CheckpointError(f"{checkpoints}: no Real-ESRGAN weights found; expected {expected}")
-        if settings.textfix and 2 not in present:
-            raise CheckpointError(f"text fix needs {paths[2]}: file not found")
-        detector_file = craft_path(checkpoints) if settings.textfix else None
         models = {s: RealESRGAN.from_file(p, scale=s, device=device) for s, p in present.items()}
-        textfixer = None
-        if detector_file is not None:
-            textfixer = TextFixer(CraftDetector.from_file(detector_file, models[2].device), models[2])
-        return cls(settings, models, textfixer)
+        return cls(models, checkpoints=checkpoints)
 
-    def output_size(self, height: int, width: int) -> tuple[int, int]:
-        return self.settings.output_size(height, width)
+    def text_fixer(self, settings: RestoreSettings) -> TextFixer | None:
+        """The text fixer when `settings` ask for it, loading CRAFT the first time (then kept)."""
+        if not settings.textfix:
+            return None
+        if self.textfixer is None:
+            if 2 not in self.models:
+                raise CheckpointError(
+                    f"text fix needs {realesrgan_path(self.checkpoints or Path(), 2)}: file not found"
+                )
+            if self.checkpoints is None:
+                raise CheckpointError("text fix needs a checkpoint folder holding the CRAFT detector")
+            detector = CraftDetector.from_file(craft_path(self.checkpoints), self.models[2].device)
+            self.textfixer = TextFixer(detector, self.models[2])
+        return self.textfixer
 
-    def restore_frames(self, frames: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    def output_size(self, height: int, width: int, settings: RestoreSettings) -> tuple[int, int]:
+        return settings.output_size(height, width)
+
+    def restore_frames(
+        self, frames: np.ndarray, size: tuple[int, int], textfixer: TextFixer | None = None
+    ) -> np.ndarray:
         """(T, H, W, 3) input frames -> (T, *size, 3), through the model that suits the size."""
         source = frames_to_tensor(frames)
         factor = max(size[0] / source.shape[-2], size[1] / source.shape[-1])
@@ -87,14 +98,15 @@ class RealESRGANEngine:
         restored = np.empty((source.shape[0], *size, 3), dtype=np.float32)
         for t in range(source.shape[0]):
             restored[t] = tensor_to_frames(resize_frames(model.upscale_tensor(source[t : t + 1]), size))[0]
-        if self.textfixer is not None:
-            restored = self.textfixer.apply(restored, frames)
+        if textfixer is not None:
+            restored = textfixer.apply(restored, frames)
         return restored
 
     def restore(
         self,
         clip: ClipSource,
         sink: FrameSink,
+        settings: RestoreSettings,
         progress: ProgressCallback | None = None,
         *,
         state_dir: Path | None = None,
@@ -103,13 +115,14 @@ class RealESRGANEngine:
     ) -> None:
         """Restore frame by frame (see `frame_engine`); `state_dir` holds nothing for this engine,
         since a frame's output depends on that frame alone."""
-        size = self.output_size(clip.height, clip.width)
+        size = self.output_size(clip.height, clip.width, settings)
+        textfixer = self.text_fixer(settings)
         restore_frame_by_frame(
             clip,
             sink,
-            self.settings.num_temporal_process_frames,
+            settings.num_temporal_process_frames,
             size,
-            lambda batch: self.restore_frames(batch, size),
+            lambda batch: self.restore_frames(batch, size, textfixer),
             progress,
             first_unwritten_frame=first_unwritten_frame,
             cancel=cancel,

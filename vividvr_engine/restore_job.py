@@ -46,6 +46,7 @@ from vividvr_engine.media.target import (
     publish,
 )
 from vividvr_engine.media.timecode import FrameRange
+from vividvr_engine.settings import RestoreSettings
 
 __all__ = ["MediaInfo", "RestoreJobSpec", "RestoreResult", "probe", "restore_clip"]
 
@@ -78,7 +79,9 @@ def probe(input: str) -> MediaInfo:
     return open_media(input).info
 
 
-def _fingerprint(spec: RestoreJobSpec, engine: RestorationEngine, target: OutputTarget, frames: FrameRange) -> dict:
+def _fingerprint(
+    spec: RestoreJobSpec, engine: RestorationEngine, settings: RestoreSettings, target: OutputTarget, frames: FrameRange
+) -> dict:
     """What must match for staged segments of an earlier run to be reused."""
     stat = os.stat(spec.input) if os.path.isfile(spec.input) else None
     return {
@@ -90,7 +93,7 @@ def _fingerprint(spec: RestoreJobSpec, engine: RestorationEngine, target: Output
         "ten_bit": target.ten_bit,
         "colour": repr(spec.colour),
         "engine": engine.name,
-        "settings": engine.settings.to_dict(),
+        "settings": settings.to_dict(),
     }
 
 
@@ -136,13 +139,14 @@ def _work_folder(spec: RestoreJobSpec, state_dir: Path | None) -> tuple[Path, bo
 def restore_clip(
     spec: RestoreJobSpec,
     engine: RestorationEngine,
+    settings: RestoreSettings,
     progress: ProgressCallback | None = None,
     *,
     cancel: CancelToken | None = None,
     state_dir: Path | None = None,
     on_segment: SegmentCallback | None = None,
 ) -> RestoreResult:
-    """Restore `spec.frames` of `spec.input` with `engine` into `spec.output`.
+    """Restore `spec.frames` of `spec.input` with `engine` and this job's `settings` into `spec.output`.
 
     `on_segment(first, last, staged_files)` is called as each segment is finished: its source
     frames and its files in the staging folder (final names appear only when all are done).
@@ -155,8 +159,8 @@ def restore_clip(
     info = media.info
     frames = resolve_range(info, spec.frames)
     target = plan_output(spec.output, spec.format, info.depth, spec.ten_bit)
-    height, width = engine.output_size(info.height, info.width)
-    fingerprint = _fingerprint(spec, engine, target, frames)
+    height, width = engine.output_size(info.height, info.width, settings)
+    fingerprint = _fingerprint(spec, engine, settings, target, frames)
     timecode = frames.timecode if target.kind == "movie" else None
     published = _published_outputs(state_dir, fingerprint)
     if published is not None:
@@ -169,7 +173,9 @@ def restore_clip(
         workspace = Workspace(folder, fingerprint)
         sink = SegmentSink(target, workspace, transform, frames.first, (height, width), info.fps, on_segment)
         engine_state = None if state_dir is None else Path(state_dir) / "engine"
-        engine.restore(clip, sink, progress, state_dir=engine_state, first_unwritten_frame=sink.written, cancel=cancel)
+        engine.restore(
+            clip, sink, settings, progress, state_dir=engine_state, first_unwritten_frame=sink.written, cancel=cancel
+        )
         if sink.written != frames.count:
             raise MediaError(f"{spec.output}: engine produced {sink.written} of {frames.count} frames")
         if sink.clipped_frames:

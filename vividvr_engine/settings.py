@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 
 from vividvr_engine.errors import SettingsError
-from vividvr_engine.planning import scaled_size, upscale_factor, validate_window_frames
+from vividvr_engine.planning import Resize, plan_resize, validate_window_frames
 
 COLOR_FIXES = ("adain", "wavelet", "none")
 # "model": the text encoder and VAE visit the GPU only for their phase (saves ~10 GiB, costs transfers)
@@ -57,12 +57,14 @@ class RestoreSettings:
         if self.color_fix not in COLOR_FIXES:
             raise SettingsError(f"color fix must be one of {', '.join(COLOR_FIXES)}, got {self.color_fix!r}")
 
-    def scale_for(self, height: int, width: int) -> float:
-        return upscale_factor(height, width, self.upscale, self.short_side)
+    def resize_for(self, height: int, width: int) -> Resize:
+        """How a source of the given size is resized (see `planning.plan_resize`)."""
+        return plan_resize(height, width, self.upscale, self.short_side)
 
     def output_size(self, height: int, width: int) -> tuple[int, int]:
         """(height, width) of the restored frames for a source of the given size."""
-        out = scaled_size(height, width, self.scale_for(height, width))
+        resize = self.resize_for(height, width)
+        out = (resize.height, resize.width)
         if min(out) < 1 or max(out) > MAX_OUTPUT_SIDE:
             raise SettingsError(
                 f"output would be {out[1]}x{out[0]} pixels; sides must be 1..{MAX_OUTPUT_SIDE}"
