@@ -215,16 +215,13 @@ def _backend(device: torch.device) -> str:
     return "cpu:gloo,cuda:nccl" if device.type == "cuda" else "gloo"
 
 
-def _share_cores(world: int) -> None:
-    """CPU workers split the cores: oversubscribed threads would make N workers slower than one."""
-    torch.set_num_threads(max(1, (os.cpu_count() or 1) // world))
-
-
-def _init(device: torch.device, store, rank: int, world: int) -> TorchComm:
+def _init(device: torch.device, store, rank: int, world: int, threads: int) -> TorchComm:
+    """`threads`: rank 0's intra-op thread count, on every CPU worker: CPU kernels split their sums
+    by thread count, so fewer threads per worker would change the last bits of the result."""
     if device.type == "cuda":
         torch.cuda.set_device(device)
     else:
-        _share_cores(world)
+        torch.set_num_threads(threads)
     dist.init_process_group(
         _backend(device), store=store, rank=rank, world_size=world, timeout=timedelta(seconds=COLLECTIVE_TIMEOUT_S)
     )
@@ -243,13 +240,13 @@ class WorkerAddress:
     world: int
 
 
-def _worker_main(rank: int, address: WorkerAddress, device: str) -> None:
+def _worker_main(rank: int, address: WorkerAddress, device: str, threads: int) -> None:
     """Entry point of a spawned worker: connect, then serve the one job rank 0 broadcasts."""
     store = dist.TCPStore(address.host, address.port, address.world, is_master=False,
                           timeout=timedelta(seconds=STARTUP_TIMEOUT_S))
     store.set(f"ready{rank}", "1")
     try:
-        comm = _init(torch.device(device), store, rank, address.world)
+        comm = _init(torch.device(device), store, rank, address.world, threads)
         from vividvr_engine.pipeline import serve_job
 
         serve_job(comm, device)
@@ -302,11 +299,10 @@ def start_workers(devices: Sequence[str]) -> Iterator[Comm]:
                               wait_for_workers=False)
     except (RuntimeError, OSError) as exc:
         raise DistributedError(f"cannot start workers on {HOST}:{port}: {exc}") from None
-    threads = torch.get_num_threads()
     context = torch.multiprocessing.get_context("spawn")
     address = WorkerAddress(HOST, port, world)
     workers = [
-        context.Process(target=_worker_main, args=(rank, address, devices[rank]), daemon=True,
+        context.Process(target=_worker_main, args=(rank, address, devices[rank], torch.get_num_threads()), daemon=True,
                         name=f"vividvr-worker-{rank}")
         for rank in range(1, world)
     ]
@@ -314,7 +310,7 @@ def start_workers(devices: Sequence[str]) -> Iterator[Comm]:
         worker.start()
     try:
         _wait_until_ready(store, workers)
-        comm = _init(torch.device(devices[0]), store, 0, world)
+        comm = _init(torch.device(devices[0]), store, 0, world, torch.get_num_threads())
         try:
             yield comm
         except Exception as exc:
@@ -327,7 +323,6 @@ def start_workers(devices: Sequence[str]) -> Iterator[Comm]:
         finally:
             dist.destroy_process_group()
     finally:
-        torch.set_num_threads(threads)
         _stop(workers)
 
 

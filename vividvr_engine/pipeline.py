@@ -129,11 +129,15 @@ class VividVREngine:
         offload: str = "none",
         checkpoints: CheckpointPaths | None = None,
         batch_tiles: int = 1,
+        compile_blocks: bool = False,
     ) -> None:
         """`batch_tiles`: (window, tile) evaluations per forward pass (more is faster, needs memory).
+        `compile_blocks`: `torch.compile` each transformer block (slow first step, faster later ones).
         `checkpoints`: where `models` came from; workers on other devices load them from there."""
         self.models = models
         self.batch_tiles = batch_tiles
+        self.compile_blocks = compile_blocks
+        self.last_run: RunStats | None = None
         self.captioner = captioner
         self.device = torch.device(device)
         self.dtype = dtype
@@ -147,6 +151,9 @@ class VividVREngine:
         for model in resident:
             model.to(self.device)
         models.vae.enable_tiling()
+        if compile_blocks:
+            for block in (*models.transformer.base.transformer_blocks, *models.controlnet.transformer_blocks):
+                block.compile()
 
     @contextmanager
     def on_device(self, model: torch.nn.Module) -> Iterator[torch.nn.Module]:
@@ -171,6 +178,7 @@ class VividVREngine:
         *,
         dtype: torch.dtype | None = None,
         batch_tiles: int = 1,
+        compile_blocks: bool = False,
     ) -> VividVREngine:
         """Validate the checkpoints, then load them: bfloat16 on a GPU and float32 on the CPU by default."""
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -178,7 +186,8 @@ class VividVREngine:
         paths = CheckpointPaths.from_root(checkpoints or default_checkpoint_root())
         paths.validate()
         models = load_models(paths, dtype)
-        return cls(models, None, device, dtype, offload=offload, checkpoints=paths, batch_tiles=batch_tiles)
+        return cls(models, None, device, dtype, offload=offload, checkpoints=paths, batch_tiles=batch_tiles,
+                   compile_blocks=compile_blocks)
 
     def output_size(self, height: int, width: int, settings: RestoreSettings) -> tuple[int, int]:
         return settings.output_size(height, width)
@@ -265,6 +274,7 @@ class VividVREngine:
                 offload=self.offload,
                 latent_ram_budget=self.latent_ram_budget,
                 batch_tiles=self.batch_tiles,
+                compile_blocks=self.compile_blocks,
             )
             comm.broadcast(job)
             run = _Run(self, job, comm, store, progress, cancel, trace)
@@ -297,6 +307,18 @@ class Job:
     offload: str
     latent_ram_budget: int
     batch_tiles: int
+    compile_blocks: bool
+
+
+@dataclass(frozen=True)
+class RunStats:
+    """What the last restore cost each worker (rank order), for benchmarks and the daemon's status."""
+
+    devices: list[str]
+    step_bytes_sent: list[int]  # step exchanges only, summed over `steps_run`
+    peak_memory_bytes: list[int]  # CUDA peak allocated; 0 on the CPU
+    steps_run: int
+    latent_state_bytes: int  # latents + x0 of every window: what a step would move without sharding
 
 
 def serve_job(comm: Comm, device: str) -> None:
@@ -304,7 +326,8 @@ def serve_job(comm: Comm, device: str) -> None:
     job: Job = comm.broadcast()
     models = load_models(job.checkpoints, job.dtype)
     engine = VividVREngine(models, None, device, job.dtype, job.latent_ram_budget, offload=job.offload,
-                           checkpoints=job.checkpoints, batch_tiles=job.batch_tiles)
+                           checkpoints=job.checkpoints, batch_tiles=job.batch_tiles,
+                           compile_blocks=job.compile_blocks)
     state_dir = None if job.state_dir is None else Path(job.state_dir)
     store = LatentStore(state_dir, job.latent_ram_budget, persistent=state_dir is not None)
     try:
@@ -366,11 +389,23 @@ class _Run:
 
     def run(self, clip: ClipSource | None, sink: FrameSink | None) -> None:
         try:
+            steps_before = self.manifest["steps_done"]
             self.prepare(clip)
             self.denoise()
             self.decode(clip, sink)
+            self._record_stats(self.settings.num_inference_steps - steps_before)
         finally:
             self.replicas.close()
+
+    def _record_stats(self, steps_run: int) -> None:
+        device = self.engine.device
+        peak = torch.cuda.max_memory_allocated(device) if device.type == "cuda" else 0
+        ranks = self.comm.gather((str(device), self.comm.step_bytes_sent, peak))
+        channels = self.models.vae.config.latent_channels
+        state = sum(2 * 4 * w.latent_frames * channels * self.geometry.latent_height * self.geometry.latent_width
+                    for w in self.windows)
+        self.engine.last_run = RunStats([r[0] for r in ranks], [r[1] for r in ranks], [r[2] for r in ranks],
+                                        steps_run, state)
 
     # ------------------------------------------------------------------------- bookkeeping
 
