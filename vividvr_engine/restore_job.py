@@ -29,10 +29,10 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from vividvr_client.timecode import FrameRange
 from vividvr_engine.engine import CancelToken, ProgressCallback, RestorationEngine
 from vividvr_engine.errors import MediaError
 from vividvr_engine.media.colour import OcioColourSpaces, choose_transform
@@ -46,6 +46,7 @@ from vividvr_engine.media.target import (
     plan_output,
     publish,
 )
+from vividvr_engine.media.timecode import FrameRange
 from vividvr_engine.settings import RestoreSettings
 
 __all__ = ["MediaInfo", "RestoreJobSpec", "RestoreResult", "probe", "restore_clip"]
@@ -145,17 +146,16 @@ def restore_clip(
     cancel: CancelToken | None = None,
     state_dir: Path | None = None,
     on_segment: SegmentCallback | None = None,
-    devices: list[str] | None = None,
+    devices: Sequence[str] | None = None,
 ) -> RestoreResult:
     """Restore `spec.frames` of `spec.input` with `engine` and this job's `settings` into `spec.output`.
-
-    `devices`, when given, go to `engine.restore` (an engine that spreads a job over several).
 
     `on_segment(first, last, staged_files)` is called as each segment is finished: its source
     frames and its files in the staging folder (final names appear only when all are done).
     Raises MediaError / SettingsError (one line, naming the file) for bad input or output,
     Cancelled when `cancel` fires (finished segments stay staged in `state_dir`), and whatever
-    the engine raises (e.g. CheckpointError).
+    the engine raises (e.g. CheckpointError). `devices` spreads the job over several devices
+    (engines that can, i.e. vividvr; see `VividVREngine.restore`).
     """
     started = time.monotonic()
     media = open_media(spec.input)
@@ -176,10 +176,10 @@ def restore_clip(
         workspace = Workspace(folder, fingerprint)
         sink = SegmentSink(target, workspace, transform, frames.first, (height, width), info.fps, on_segment)
         engine_state = None if state_dir is None else Path(state_dir) / "engine"
-        spread = {} if devices is None else {"devices": devices}
+        spread = {"devices": devices} if devices else {}
         engine.restore(
-            clip, sink, settings, progress,
-            state_dir=engine_state, first_unwritten_frame=sink.written, cancel=cancel, **spread,
+            clip, sink, settings, progress, state_dir=engine_state, first_unwritten_frame=sink.written, cancel=cancel,
+            **spread,
         )
         if sink.written != frames.count:
             raise MediaError(f"{spec.output}: engine produced {sink.written} of {frames.count} frames")
