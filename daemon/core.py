@@ -52,6 +52,8 @@ def error_code(exc: BaseException) -> int:
             return code
     if type(exc).__name__ == "OutOfMemoryError":  # torch.cuda.OutOfMemoryError, without importing torch
         return pb.ERROR_CODE_OUT_OF_MEMORY
+    if type(exc).__name__ == "DistributedError":  # vividvr_engine.distributed, without importing torch
+        return pb.ERROR_CODE_DEVICE_WORKER
     return pb.ERROR_CODE_INTERNAL
 
 

@@ -19,3 +19,14 @@ class RecordingEngine(PreviewEngine):
         with LOCK:
             CALLS.append(tuple(devices or ()))
         super().restore(*args, **kwargs)
+
+
+class WorkerDiesEngine(PreviewEngine):
+    """Fails the way a split job does when one of its worker processes dies."""
+
+    name = "worker-dies"
+
+    def restore(self, *args, devices: Sequence[str] | None = None, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        from vividvr_engine.distributed import DistributedError
+
+        raise DistributedError(f"worker 1 on {devices[1] if devices else '?'} exited with code -9")

@@ -189,3 +189,23 @@ def test_submit_dry_run_prints_the_estimate_and_queues_nothing_and_split_travels
         assert recording == [("cpu", "cpu")]
     finally:
         daemon.stop()
+
+
+def test_a_dead_worker_fails_its_job_with_its_own_code_and_frees_the_devices(
+    tmp_path: Path, recording: list, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(ENGINES, "worker-dies", "recording_engine:WorkerDiesEngine")
+    daemon = start_daemon(tmp_path, devices=("cpu", "cpu"))
+    movie = make_media(tmp_path, frames=20)
+    try:
+        with DaemonClient(daemon.address) as client:
+            request = _request(movie, tmp_path, "x.####.png", pb.PLACEMENT_ALL_IDLE_DEVICES)
+            request.settings.engine = "worker-dies"
+            failed = _ended(client, client.submit(request).job_id)
+            assert failed.WhichOneof("kind") == "failed"
+            assert failed.failed.code == pb.ERROR_CODE_DEVICE_WORKER and "exited with code -9" in failed.failed.message
+            after = client.submit(_request(movie, tmp_path, "y.####.png", pb.PLACEMENT_ALL_IDLE_DEVICES)).job_id
+            assert _ended(client, after).WhichOneof("kind") == "completed"
+        assert recording == [("cpu", "cpu")]
+    finally:
+        daemon.stop()

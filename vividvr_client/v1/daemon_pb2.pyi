@@ -30,6 +30,7 @@ class ErrorCode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ERROR_CODE_CHECKPOINT: _ClassVar[ErrorCode]
     ERROR_CODE_OUT_OF_MEMORY: _ClassVar[ErrorCode]
     ERROR_CODE_INTERNAL: _ClassVar[ErrorCode]
+    ERROR_CODE_DEVICE_WORKER: _ClassVar[ErrorCode]
 PLACEMENT_UNSPECIFIED: Placement
 PLACEMENT_ONE_DEVICE: Placement
 PLACEMENT_ALL_IDLE_DEVICES: Placement
@@ -45,6 +46,7 @@ ERROR_CODE_SETTINGS: ErrorCode
 ERROR_CODE_CHECKPOINT: ErrorCode
 ERROR_CODE_OUT_OF_MEMORY: ErrorCode
 ERROR_CODE_INTERNAL: ErrorCode
+ERROR_CODE_DEVICE_WORKER: ErrorCode
 
 class Source(_message.Message):
     __slots__ = ("otio_clip_json", "media_path", "frames", "handle_frames_before", "handle_frames_after")
