@@ -7,6 +7,8 @@ plain JSON-able dict, stored with the job and read back after a restart.
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import os
 import re
 from collections.abc import Callable, Sequence
@@ -143,6 +145,9 @@ def plan_job(
             f"frames {wanted} are outside {info.path}, which has frames {info.first_frame}-{info.last_frame}",
         )
     warnings = []
+    if split and not spreads(engine):
+        split = False
+        warnings.append(f"the {engine} engine runs a job on one device; this one is not split")
     first = max(info.first_frame, wanted.first - src.handle_frames_before)
     last = min(info.last_frame, wanted.last + src.handle_frames_after)
     if (wanted.first - first, last - wanted.last) != (src.handle_frames_before, src.handle_frames_after):
@@ -231,6 +236,13 @@ class MemoryCheck:
             terms=[pb.EstimateTerm(name=name, bytes=size) for name, size in self.need.terms],
             warnings=list(warnings),
         )
+
+
+def spreads(engine: str) -> bool:
+    """Whether an engine can spread one job over several devices (its `restore` takes `devices`)."""
+    module_name, class_name = ENGINES[engine].split(":")
+    restore = getattr(importlib.import_module(module_name), class_name).restore
+    return "devices" in inspect.signature(restore).parameters
 
 
 def _model_size(config: DaemonConfig) -> memory.ModelSize:

@@ -209,3 +209,17 @@ def test_a_dead_worker_fails_its_job_with_its_own_code_and_frees_the_devices(
         assert recording == [("cpu", "cpu")]
     finally:
         daemon.stop()
+
+
+def test_a_split_request_for_an_engine_that_cannot_spread_runs_on_one_device_with_a_warning(tmp_path: Path) -> None:
+    daemon = start_daemon(tmp_path, devices=("cpu", "cpu"))
+    movie = make_media(tmp_path, frames=20)
+    request = request_for(movie, tmp_path, "p.####.png", frames="0-19", placement=pb.PLACEMENT_ALL_IDLE_DEVICES)
+    try:
+        with DaemonClient(daemon.address) as client:
+            history = list(client.watch(client.submit(request).job_id))
+        assert any("preview engine runs a job on one device" in e.warning.message for e in history)
+        assert [list(e.started.devices) for e in history if e.WhichOneof("kind") == "started"] == [["cpu"]]
+        assert history[-1].WhichOneof("kind") == "completed"
+    finally:
+        daemon.stop()
