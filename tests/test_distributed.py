@@ -37,6 +37,12 @@ def engine(reference_checkpoints):
     return VividVREngine.create(reference_checkpoints, "cpu")
 
 
+@pytest.fixture(scope="module")
+def long_single(engine) -> np.ndarray:
+    """The `long` settings on one process: what every worker count must reproduce."""
+    return restore(engine, clip_of(33, 32, 48), RestoreSettings(**LONG), 1)
+
+
 def clip_of(frames: int, height: int, width: int) -> np.ndarray:
     return np.random.default_rng(frames).random((frames, height, width, 3), dtype=np.float32)
 
@@ -111,12 +117,27 @@ def test_more_workers_than_batches_run_fewer_and_say_so(caplog):
     assert "running 1 worker" in caplog.text
 
 
-def test_cli_refuses_a_taken_rendezvous_port_before_loading_models(tmp_path, monkeypatch, capsys):
-    from vividvr_cli.main import main
-
+def shared_movie() -> Path:
     clip = ROOT.parent / "shared" / "assets" / "video" / "seedvr2__Eyes_212x120.mp4"
     if not clip.exists():
         pytest.skip(f"needs {clip}")
+    return clip
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal on a machine without CUDA")
+def test_cli_refuses_cuda_devices_without_cuda_before_loading_models(tmp_path, capsys):
+    from vividvr_cli.main import main
+
+    code = main(["restore", str(shared_movie()), "--output", str(tmp_path / "o.mov"), "--devices", "cuda:0,cuda:1",
+                 "--checkpoints", str(tmp_path / "no-checkpoints-here")])
+    assert code == 2
+    assert "no usable CUDA GPU" in capsys.readouterr().err
+
+
+def test_cli_refuses_a_taken_rendezvous_port_before_loading_models(tmp_path, monkeypatch, capsys):
+    from vividvr_cli.main import main
+
+    clip = shared_movie()
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
@@ -130,13 +151,11 @@ def test_cli_refuses_a_taken_rendezvous_port_before_loading_models(tmp_path, mon
 # ------------------------------------------------------------------------------- identity
 
 
-def test_long_case_settings_give_the_same_bits_on_1_2_and_3_workers(engine):
-    frames = clip_of(33, 32, 48)
-    settings = RestoreSettings(**LONG)
-    single = restore(engine, frames, settings, 1)
-    assert single.shape == (33, 64, 96, 3)
+def test_long_case_settings_give_the_same_bits_on_1_2_and_3_workers(engine, long_single):
+    assert long_single.shape == (33, 64, 96, 3)
     for workers in (2, 3):
-        np.testing.assert_array_equal(restore(engine, frames, settings, workers), single)
+        np.testing.assert_array_equal(restore(engine, clip_of(33, 32, 48), RestoreSettings(**LONG), workers),
+                                      long_single)
 
 
 def test_forty_frames_of_ten_tiles_and_one_frame_give_the_same_bits_on_1_2_and_3_workers(engine):
@@ -158,7 +177,9 @@ def test_forty_frames_of_ten_tiles_and_one_frame_give_the_same_bits_on_1_2_and_3
 # ------------------------------------------------------------------------------- failure
 
 
-def test_killed_two_worker_run_resumes_on_three_workers_to_the_same_bits(engine, reference_checkpoints, tmp_path):
+def test_killed_two_worker_run_resumes_on_three_workers_to_the_same_bits(
+    engine, long_single, reference_checkpoints, tmp_path
+):
     frames = clip_of(33, 32, 48)
     settings = RestoreSettings(**LONG)
     np.save(tmp_path / "clip.npy", frames)
@@ -180,8 +201,7 @@ def test_killed_two_worker_run_resumes_on_three_workers_to_the_same_bits(engine,
     _wait_gone(workers, 30)  # no orphan: the worker notices its rank 0 is gone and exits
     steps_done = json.loads(manifest.read_text())["steps_done"]
     assert 1 <= steps_done < settings.num_inference_steps
-    resumed = restore(engine, frames, settings, 3, state_dir=state)
-    np.testing.assert_array_equal(resumed, restore(engine, frames, settings, 1))
+    np.testing.assert_array_equal(restore(engine, frames, settings, 3, state_dir=state), long_single)
 
 
 def test_a_killed_worker_fails_the_job_quickly_and_leaves_no_process(engine):

@@ -37,6 +37,8 @@ LOCAL_ONLY_FLAGS = {
     "working_space": "--working-space",
     "checkpoints": "--checkpoints (set checkpoints in the daemon config)",
     "device": "--device (the daemon owns its devices)",
+    "devices": "--devices (the daemon owns its devices)",
+    "batch_tiles": "--batch-tiles",
 }
 STATE_NAMES = {
     "queued": pb.JOB_STATE_QUEUED,
