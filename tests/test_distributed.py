@@ -237,3 +237,21 @@ def _wait_gone(pids: list[int], seconds: float) -> None:
             return
         time.sleep(0.2)
     raise AssertionError(f"worker processes {alive} outlived their job")
+
+
+def test_cancelling_a_two_worker_job_stops_every_worker_as_cancelled(engine):
+    from vividvr_engine.engine import CancelToken
+    from vividvr_engine.errors import Cancelled
+
+    cancel = CancelToken()
+    settings = RestoreSettings(num_inference_steps=2, upscale=2.0, tile_size=8, num_temporal_process_frames=9,
+                               caption="a street")
+
+    def cancel_on_denoise(progress) -> None:
+        if progress.phase == "denoise":
+            cancel.cancel()
+
+    with pytest.raises(Cancelled):
+        engine.restore(ArrayClip(clip_of(1, 16, 48), fps=24), MemorySink(), settings, cancel_on_denoise,
+                       cancel=cancel, devices=["cpu", "cpu"])
+    assert not multiprocessing.active_children()

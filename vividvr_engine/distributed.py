@@ -26,7 +26,7 @@ from datetime import timedelta
 import torch
 import torch.distributed as dist
 
-from vividvr_engine.errors import SettingsError, VividVRError
+from vividvr_engine.errors import Cancelled, SettingsError, VividVRError
 
 log = logging.getLogger("vividvr.distributed")
 
@@ -250,6 +250,8 @@ def _worker_main(rank: int, address: WorkerAddress, device: str, threads: int) -
         from vividvr_engine.pipeline import serve_job
 
         serve_job(comm, device)
+    except Cancelled:
+        pass  # rank 0's caller cancelled; every rank stopped at the same point
     except BaseException as exc:
         with contextlib.suppress(Exception):  # rank 0 may be gone already; the exit code still tells
             store.set(f"error{rank}", f"{type(exc).__name__}: {exc}")
@@ -313,6 +315,8 @@ def start_workers(devices: Sequence[str]) -> Iterator[Comm]:
         comm = _init(torch.device(devices[0]), store, 0, world, torch.get_num_threads())
         try:
             yield comm
+        except Cancelled:
+            raise
         except Exception as exc:
             failed = _failures(store, workers)
             if failed:
