@@ -301,7 +301,7 @@ def start_workers(devices: Sequence[str]) -> Iterator[Comm]:
                               wait_for_workers=False)
     except (RuntimeError, OSError) as exc:
         raise DistributedError(f"cannot start workers on {HOST}:{port}: {exc}") from None
-    context = torch.multiprocessing.get_context("spawn")
+    context = _worker_context()
     address = WorkerAddress(HOST, port, world)
     workers = [
         context.Process(target=_worker_main, args=(rank, address, devices[rank], torch.get_num_threads()), daemon=True,
@@ -328,6 +328,14 @@ def start_workers(devices: Sequence[str]) -> Iterator[Comm]:
             dist.destroy_process_group()
     finally:
         _stop(workers)
+
+
+def _worker_context():
+    """Fork workers from a clean server process that has imported the engine once (CUDA untouched
+    there), so a job's workers start in a moment instead of each importing torch anew."""
+    context = torch.multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["vividvr_engine.pipeline"])
+    return context
 
 
 def _wait_until_ready(store, workers) -> None:
