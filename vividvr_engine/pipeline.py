@@ -956,7 +956,7 @@ def _resume_point(store: LatentStore, fingerprint: str, settings: RestoreSetting
         if manifest is None or manifest.get("fingerprint") != fingerprint:
             return fresh
         _check_saved(store, manifest, settings, windows)
-        _bytes_to_state(manifest["generator"])
+        torch.Generator("cpu").set_state(_bytes_to_state(manifest["generator"]))  # a usable random state
     except (ValueError, KeyError, TypeError, OSError, RuntimeError, SafetensorError) as exc:
         log.warning("%s: the saved state cannot be used (%s); restoring this clip from the start",
                     store.directory, exc)
