@@ -187,8 +187,8 @@ def main() -> None:
         checkpoints = args.checkpoints or (TINY if args.tiny else None)
         if checkpoints is None:
             raise SystemExit("--gpus loads the models in every worker: give --checkpoints DIR (or --tiny)")
-        side = 64 if args.tiny else 1024
-        scaling(args.gpus, checkpoints, args.tiny, side, frames, 4 if args.tiny else 64, 1 if args.tiny else args.steps)
+        side = 96 if args.tiny else 1024  # tiny: 12x12 latents, 4 tiles of 8
+        scaling(args.gpus, checkpoints, args.tiny, side, frames, 8 if args.tiny else 64, 1 if args.tiny else args.steps)
 
 if __name__ == "__main__":
     main()

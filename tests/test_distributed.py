@@ -27,7 +27,8 @@ from vividvr_engine.settings import RestoreSettings
 from vividvr_engine.sharding import plan_batches, plan_exchange, plan_sharding
 
 ROOT = Path(__file__).resolve().parents[1]
-# The shared `long` case's settings (../shared/reference/vectors/long.json), on a 33-frame 32x48 clip.
+# The shared `long` case's settings (../shared/reference/vectors/long.json), on a 25-frame 32x48 clip
+# (two windows of two tiles: the case's own 33 frames add a third window and minutes on a shared CPU).
 LONG = dict(num_inference_steps=3, guidance_scale=6.0, restoration_guidance_scale=0.5, upscale=2.0, tile_size=8,
             num_temporal_process_frames=17, seed=42, caption="a man walking on a city street at night")
 
@@ -35,6 +36,12 @@ LONG = dict(num_inference_steps=3, guidance_scale=6.0, restoration_guidance_scal
 @pytest.fixture(scope="module")
 def engine(reference_checkpoints):
     return VividVREngine.create(reference_checkpoints, "cpu")
+
+
+@pytest.fixture(scope="module")
+def long_single(engine) -> np.ndarray:
+    """The `long` settings on one process: what every worker count must reproduce."""
+    return restore(engine, clip_of(25, 32, 48), RestoreSettings(**LONG), 1)
 
 
 def clip_of(frames: int, height: int, width: int) -> np.ndarray:
@@ -111,12 +118,27 @@ def test_more_workers_than_batches_run_fewer_and_say_so(caplog):
     assert "running 1 worker" in caplog.text
 
 
-def test_cli_refuses_a_taken_rendezvous_port_before_loading_models(tmp_path, monkeypatch, capsys):
-    from vividvr_cli.main import main
-
+def shared_movie() -> Path:
     clip = ROOT.parent / "shared" / "assets" / "video" / "seedvr2__Eyes_212x120.mp4"
     if not clip.exists():
         pytest.skip(f"needs {clip}")
+    return clip
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal on a machine without CUDA")
+def test_cli_refuses_cuda_devices_without_cuda_before_loading_models(tmp_path, capsys):
+    from vividvr_cli.main import main
+
+    code = main(["restore", str(shared_movie()), "--output", str(tmp_path / "o.mov"), "--devices", "cuda:0,cuda:1",
+                 "--checkpoints", str(tmp_path / "no-checkpoints-here")])
+    assert code == 2
+    assert "no usable CUDA GPU" in capsys.readouterr().err
+
+
+def test_cli_refuses_a_taken_rendezvous_port_before_loading_models(tmp_path, monkeypatch, capsys):
+    from vividvr_cli.main import main
+
+    clip = shared_movie()
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
@@ -130,16 +152,14 @@ def test_cli_refuses_a_taken_rendezvous_port_before_loading_models(tmp_path, mon
 # ------------------------------------------------------------------------------- identity
 
 
-def test_long_case_settings_give_the_same_bits_on_1_2_and_3_workers(engine):
-    frames = clip_of(33, 32, 48)
-    settings = RestoreSettings(**LONG)
-    single = restore(engine, frames, settings, 1)
-    assert single.shape == (33, 64, 96, 3)
+def test_long_case_settings_give_the_same_bits_on_1_2_and_3_workers(engine, long_single):
+    assert long_single.shape == (25, 64, 96, 3)
     for workers in (2, 3):
-        np.testing.assert_array_equal(restore(engine, frames, settings, workers), single)
+        np.testing.assert_array_equal(restore(engine, clip_of(25, 32, 48), RestoreSettings(**LONG), workers),
+                                      long_single)
 
 
-def test_forty_frames_of_ten_tiles_and_one_frame_give_the_same_bits_on_1_2_and_3_workers(engine):
+def test_forty_frames_of_ten_tiles_give_the_same_bits_on_1_2_and_3_workers(engine):
     # 48x96 at 2x: 12x24 latents, 2x5 tiles of 8; 40 frames in windows of 33: 2 windows, 20 units.
     settings = RestoreSettings(num_inference_steps=1, guidance_scale=1.0, upscale=2.0, tile_size=8,
                                num_temporal_process_frames=33, seed=5, caption="a street")
@@ -148,6 +168,11 @@ def test_forty_frames_of_ten_tiles_and_one_frame_give_the_same_bits_on_1_2_and_3
     single = restore(engine, frames, settings, 1)
     for workers in (2, 3):
         np.testing.assert_array_equal(restore(engine, frames, settings, workers), single)
+
+
+def test_one_frame_of_ten_tiles_gives_the_same_bits_on_1_2_and_3_workers(engine):
+    settings = RestoreSettings(num_inference_steps=2, upscale=2.0, tile_size=8, num_temporal_process_frames=9,
+                               seed=5, caption="a street")
     one = clip_of(1, 48, 96)
     single = restore(engine, one, settings, 1)
     assert single.shape == (1, 96, 192, 3)
@@ -158,8 +183,10 @@ def test_forty_frames_of_ten_tiles_and_one_frame_give_the_same_bits_on_1_2_and_3
 # ------------------------------------------------------------------------------- failure
 
 
-def test_killed_two_worker_run_resumes_on_three_workers_to_the_same_bits(engine, reference_checkpoints, tmp_path):
-    frames = clip_of(33, 32, 48)
+def test_killed_two_worker_run_resumes_on_three_workers_to_the_same_bits(
+    engine, long_single, reference_checkpoints, tmp_path
+):
+    frames = clip_of(25, 32, 48)
     settings = RestoreSettings(**LONG)
     np.save(tmp_path / "clip.npy", frames)
     state = tmp_path / "state"
@@ -180,12 +207,11 @@ def test_killed_two_worker_run_resumes_on_three_workers_to_the_same_bits(engine,
     _wait_gone(workers, 30)  # no orphan: the worker notices its rank 0 is gone and exits
     steps_done = json.loads(manifest.read_text())["steps_done"]
     assert 1 <= steps_done < settings.num_inference_steps
-    resumed = restore(engine, frames, settings, 3, state_dir=state)
-    np.testing.assert_array_equal(resumed, restore(engine, frames, settings, 1))
+    np.testing.assert_array_equal(restore(engine, frames, settings, 3, state_dir=state), long_single)
 
 
 def test_a_killed_worker_fails_the_job_quickly_and_leaves_no_process(engine):
-    frames = clip_of(33, 32, 48)
+    frames = clip_of(25, 32, 48)
     killed = []
 
     def kill_a_worker(progress) -> None:
@@ -217,3 +243,21 @@ def _wait_gone(pids: list[int], seconds: float) -> None:
             return
         time.sleep(0.2)
     raise AssertionError(f"worker processes {alive} outlived their job")
+
+
+def test_cancelling_a_two_worker_job_stops_every_worker_as_cancelled(engine):
+    from vividvr_engine.engine import CancelToken
+    from vividvr_engine.errors import Cancelled
+
+    cancel = CancelToken()
+    settings = RestoreSettings(num_inference_steps=2, upscale=2.0, tile_size=8, num_temporal_process_frames=9,
+                               caption="a street")
+
+    def cancel_on_denoise(progress) -> None:
+        if progress.phase == "denoise":
+            cancel.cancel()
+
+    with pytest.raises(Cancelled):
+        engine.restore(ArrayClip(clip_of(1, 16, 48), fps=24), MemorySink(), settings, cancel_on_denoise,
+                       cancel=cancel, devices=["cpu", "cpu"])
+    assert not multiprocessing.active_children()

@@ -26,7 +26,7 @@ from datetime import timedelta
 import torch
 import torch.distributed as dist
 
-from vividvr_engine.errors import SettingsError, VividVRError
+from vividvr_engine.errors import Cancelled, SettingsError, VividVRError
 
 log = logging.getLogger("vividvr.distributed")
 
@@ -250,6 +250,8 @@ def _worker_main(rank: int, address: WorkerAddress, device: str, threads: int) -
         from vividvr_engine.pipeline import serve_job
 
         serve_job(comm, device)
+    except Cancelled:
+        pass  # rank 0's caller cancelled; every rank stopped at the same point
     except BaseException as exc:
         with contextlib.suppress(Exception):  # rank 0 may be gone already; the exit code still tells
             store.set(f"error{rank}", f"{type(exc).__name__}: {exc}")
@@ -299,7 +301,7 @@ def start_workers(devices: Sequence[str]) -> Iterator[Comm]:
                               wait_for_workers=False)
     except (RuntimeError, OSError) as exc:
         raise DistributedError(f"cannot start workers on {HOST}:{port}: {exc}") from None
-    context = torch.multiprocessing.get_context("spawn")
+    context = _worker_context()
     address = WorkerAddress(HOST, port, world)
     workers = [
         context.Process(target=_worker_main, args=(rank, address, devices[rank], torch.get_num_threads()), daemon=True,
@@ -313,6 +315,8 @@ def start_workers(devices: Sequence[str]) -> Iterator[Comm]:
         comm = _init(torch.device(devices[0]), store, 0, world, torch.get_num_threads())
         try:
             yield comm
+        except Cancelled:
+            raise
         except Exception as exc:
             failed = _failures(store, workers)
             if failed:
@@ -324,6 +328,14 @@ def start_workers(devices: Sequence[str]) -> Iterator[Comm]:
             dist.destroy_process_group()
     finally:
         _stop(workers)
+
+
+def _worker_context():
+    """Fork workers from a clean server process that has imported the engine once (CUDA untouched
+    there), so a job's workers start in a moment instead of each importing torch anew."""
+    context = torch.multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["vividvr_engine.pipeline"])
+    return context
 
 
 def _wait_until_ready(store, workers) -> None:

@@ -3,6 +3,9 @@
 Each window's tensors are stored per step parity (two slots), and a small manifest names the
 last step whose slots are complete. A crash mid-step therefore leaves the previous step intact,
 and a resumed run continues from it bit for bit (the manifest also carries the random state).
+Slot files are fsynced before they are renamed into place, and the folder is fsynced before and
+after the manifest is replaced, so after a power cut the manifest never names a slot that is
+not on disk.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import tempfile
 from pathlib import Path
 
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 MANIFEST = "manifest.json"
@@ -57,16 +61,32 @@ class LatentStore:
     def commit(self, manifest: dict) -> None:
         """Record progress; only a persistent store keeps it."""
         if self.persistent:
+            _fsync_directory(self.directory)  # the slots' renames are durable before the manifest names them
             _atomic_write(self.directory / MANIFEST, json.dumps(manifest).encode())
+            _fsync_directory(self.directory)
 
     def load_manifest(self) -> dict | None:
+        """The saved manifest, None when there is none; raises ValueError when it is unreadable."""
         path = self.directory / MANIFEST
         if not path.is_file():
             return None
-        try:
-            return json.loads(path.read_text())
-        except ValueError:
-            return None
+        manifest = json.loads(path.read_text())
+        if not isinstance(manifest, dict):
+            raise ValueError(f"{path} holds no manifest")
+        return manifest
+
+    def check(self, key: str) -> None:
+        """Raise unless `key`'s file is complete (safetensors checks its header against its size)."""
+        with safe_open(self.directory / f"{key}.safetensors", "pt"):
+            pass
+
+    def clear(self) -> None:
+        """Forget everything saved (an unusable state), keeping the folder."""
+        self._ram.clear()
+        self._ram_bytes = 0
+        for path in self.directory.iterdir():
+            if path.is_file():
+                path.unlink()
 
     def close(self) -> None:
         self._ram.clear()
@@ -78,7 +98,17 @@ class LatentStore:
 def _atomic_save(tensors: dict[str, torch.Tensor], path: Path) -> None:
     tmp = path.with_name(path.name + ".tmp")
     save_file(tensors, tmp)
+    with open(tmp, "rb") as handle:
+        os.fsync(handle.fileno())
     os.replace(tmp, path)
+
+
+def _fsync_directory(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _atomic_write(path: Path, data: bytes) -> None:

@@ -15,8 +15,10 @@ authors' code on the same weights.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import logging
 import math
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -29,6 +31,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from diffusers.models.embeddings import get_3d_rotary_pos_embed
+from safetensors import SafetensorError
 
 from vividvr_engine import __version__, distributed
 from vividvr_engine.captioning import (
@@ -67,6 +70,8 @@ ROPE_MAX_GRID = 300 // PATCH
 DEFAULT_LATENT_RAM_BUDGET = 4 << 30
 
 Trace = Callable[[str, torch.Tensor], None]
+
+log = logging.getLogger("vividvr.engine")
 
 
 def default_checkpoint_root() -> Path:
@@ -259,10 +264,8 @@ class VividVREngine:
     def _restore(self, comm, clip, sink, settings, progress, state_dir, first_unwritten_frame, cancel, trace) -> None:
         store = LatentStore(state_dir, self.latent_ram_budget, persistent=state_dir is not None)
         try:
-            fingerprint = _fingerprint(clip, settings)
-            manifest = store.load_manifest()
-            if not manifest or manifest.get("fingerprint") != fingerprint:
-                manifest = {"fingerprint": fingerprint, "prepared": 0, "steps_done": 0, "captions": []}
+            windows = len(plan_windows(clip.num_frames, settings.num_temporal_process_frames))
+            manifest = _resume_point(store, _fingerprint(clip, settings, self), settings, windows)
             job = Job(
                 settings=settings,
                 clip=ClipInfo(clip.num_frames, clip.height, clip.width, Fraction(clip.fps)),
@@ -422,12 +425,10 @@ class _Run:
             raise Cancelled("cancelled")
 
     def _slot(self, window: int, steps_done: int) -> str:
-        """Key of a window's evolving latents after `steps_done` steps (two slots, alternating)."""
-        return f"window{window}.slot{steps_done % 2}"
+        return _slot_key(window, steps_done)
 
     def _conditioning(self, window: int) -> str:
-        """Key of a window's fixed inputs: control latents and prompt embeddings."""
-        return f"window{window}.conditioning"
+        return _conditioning_key(window)
 
     def _write(self, window: int, key: str, tensors: dict[str, torch.Tensor]) -> None:
         home = self.sharding.home(window) == self.comm.rank
@@ -919,20 +920,71 @@ def _owned_region(tile: Tile2D) -> tuple[tuple[slice, ...], tuple[slice, ...]]:
     return in_window, in_tile
 
 
-def _fingerprint(clip: ClipSource, settings: RestoreSettings) -> str:
-    """Identifies clip and settings, so state saved for another job is never resumed."""
+def _fingerprint(clip: ClipSource, settings: RestoreSettings, engine: VividVREngine) -> str:
+    """Identifies everything the saved state depends on, so state from another job, another
+    plan, another version of this code or another kind of device is never resumed.
+
+    Offload is left out: it never changes the result; so is the worker count (see `sharding`).
+    """
+    geometry = plan_geometry(clip.height, clip.width, settings)
+    windows = plan_windows(clip.num_frames, settings.num_temporal_process_frames)
+    tiles = plan_tiles_2d(geometry.latent_height, geometry.latent_width, settings.tile_size, settings.tile_size // 2)
     frames = clip.frames(0)
     try:
         first_frame = np.ascontiguousarray(next(frames), dtype=np.float32)
     finally:
         _close(frames)
+    file_stats = getattr(clip, "file_stats", None)
     identity = {
-        "engine": __version__,
+        "code": [__version__, engine_source_digest()],
+        "device": _device_model(engine.device),
+        "dtype": str(engine.dtype),
         "settings": {k: v for k, v in settings.to_dict().items() if k != "offload"},
+        "plan": repr((geometry, windows, tiles)),
         "clip": [clip.num_frames, clip.height, clip.width, str(clip.fps)],
+        "files": file_stats() if callable(file_stats) else None,
         "first_frame": hashlib.sha256(first_frame.tobytes()).hexdigest(),
     }
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
+
+
+def _resume_point(store: LatentStore, fingerprint: str, settings: RestoreSettings, windows: int) -> dict:
+    """The saved progress of this very job, else a fresh start (after a warning if it is unusable)."""
+    fresh = {"fingerprint": fingerprint, "prepared": 0, "steps_done": 0, "captions": []}
+    try:
+        manifest = store.load_manifest()
+        if manifest is None or manifest.get("fingerprint") != fingerprint:
+            return fresh
+        _check_saved(store, manifest, settings, windows)
+        torch.Generator("cpu").set_state(_bytes_to_state(manifest["generator"]))  # a usable random state
+    except (ValueError, KeyError, TypeError, OSError, RuntimeError, SafetensorError) as exc:
+        log.warning("%s: the saved state cannot be used (%s); restoring this clip from the start",
+                    store.directory, exc)
+        store.clear()
+        return fresh
+    return manifest
+
+
+def _check_saved(store: LatentStore, manifest: dict, settings: RestoreSettings, windows: int) -> None:
+    """Raise unless every file the manifest relies on is complete and its counts make sense."""
+    prepared, steps_done = int(manifest["prepared"]), int(manifest["steps_done"])
+    if not (0 <= prepared <= windows and 0 <= steps_done <= settings.num_inference_steps):
+        raise ValueError(f"manifest counts out of range (prepared {prepared}, steps {steps_done})")
+    if (steps_done and prepared != windows) or len(manifest["captions"]) != prepared:
+        raise ValueError("manifest counts disagree")
+    for window in range(prepared):
+        store.check(_conditioning_key(window))
+        store.check(_slot_key(window, steps_done))
+
+
+def _slot_key(window: int, steps_done: int) -> str:
+    """Key of a window's evolving latents after `steps_done` steps (two slots, alternating)."""
+    return f"window{window}.slot{steps_done % 2}"
+
+
+def _conditioning_key(window: int) -> str:
+    """Key of a window's fixed inputs: control latents and prompt embeddings."""
+    return f"window{window}.conditioning"
 
 
 def _rotary_embedding(shape: torch.Size, config, device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -947,6 +999,23 @@ def _rotary_embedding(shape: torch.Size, config, device) -> tuple[torch.Tensor, 
         max_size=(ROPE_MAX_GRID, ROPE_MAX_GRID),
     )
     return cos.to(device), sin.to(device)
+
+
+@functools.cache
+def engine_source_digest() -> str:
+    """SHA-256 of this package's Python sources: saved state is resumed only by the code that wrote it."""
+    digest = hashlib.sha256()
+    package = Path(__file__).parent
+    for path in sorted(package.rglob("*.py")):
+        digest.update(str(path.relative_to(package)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def _device_model(device: torch.device) -> str:
+    """The kind of device the numbers come from: the GPU model (any index of it), else the type."""
+    if device.type == "cuda":
+        return f"cuda:{torch.cuda.get_device_name(device)}"
+    return device.type
 
 
 def _state_to_bytes(state: torch.Tensor) -> list[int]:

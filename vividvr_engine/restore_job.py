@@ -81,13 +81,13 @@ def probe(input: str) -> MediaInfo:
 
 
 def _fingerprint(
-    spec: RestoreJobSpec, engine: RestorationEngine, settings: RestoreSettings, target: OutputTarget, frames: FrameRange
+    spec: RestoreJobSpec, engine: RestorationEngine, settings: RestoreSettings, target: OutputTarget, clip: MediaClip
 ) -> dict:
     """What must match for staged segments of an earlier run to be reused."""
-    stat = os.stat(spec.input) if os.path.isfile(spec.input) else None
+    frames = clip.range
     return {
         "input": os.path.abspath(spec.input),
-        "input_stat": [stat.st_size, stat.st_mtime_ns] if stat else None,
+        "input_files": clip.file_stats(),  # the movie, or every frame file of the range
         "output": os.path.abspath(spec.output),
         "frames": [frames.first, frames.last],
         "format": target.format_name,
@@ -163,14 +163,14 @@ def restore_clip(
     frames = resolve_range(info, spec.frames)
     target = plan_output(spec.output, spec.format, info.depth, spec.ten_bit)
     height, width = engine.output_size(info.height, info.width, settings)
-    fingerprint = _fingerprint(spec, engine, settings, target, frames)
+    transform = choose_transform(info.is_float, spec.colour)
+    clip = MediaClip(media, frames, transform)
+    fingerprint = _fingerprint(spec, engine, settings, target, clip)
     timecode = frames.timecode if target.kind == "movie" else None
     published = _published_outputs(state_dir, fingerprint)
     if published is not None:
         return RestoreResult(published, frames, width, height, timecode, time.monotonic() - started)
     check_output(target, frames.first, frames.last, width, height, spec.overwrite)
-    transform = choose_transform(info.is_float, spec.colour)
-    clip = MediaClip(media, frames, transform)
     folder, temporary = _work_folder(spec, state_dir)
     try:
         workspace = Workspace(folder, fingerprint)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 
 from vividvr_engine.planning import LatentCopy
 
@@ -40,7 +41,7 @@ def split_contiguous(count: int, parts: int) -> list[range]:
     return [range(count * p // parts, count * (p + 1) // parts) for p in range(parts)]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Sharding:
     """Which worker evaluates which batches, and which windows each worker keeps whole."""
 
@@ -51,13 +52,16 @@ class Sharding:
     def world(self) -> int:
         return len(self.batches_by_rank)
 
+    @cache  # noqa: B019 - a run holds one Sharding; its answers never change
     def units(self, rank: int) -> list[Unit]:
         return [unit for b in self.batches_by_rank[rank] for unit in self.batches[b]]
 
+    @cache  # noqa: B019
     def touched(self, rank: int) -> list[int]:
         """Windows `rank` evaluates at least one tile of: it keeps their whole state."""
         return sorted({window for window, _ in self.units(rank)})
 
+    @cache  # noqa: B019
     def home(self, window: int) -> int:
         """The worker that stores a window's state (the lowest rank touching it)."""
         return min(rank for rank in range(self.world) if window in self.touched(rank))

@@ -117,6 +117,20 @@ class MediaClip:
         self.width = media.info.width
         self.fps = media.info.fps
 
+    def file_stats(self) -> list[list]:
+        """[path, size, mtime_ns] of every file the clip reads (the movie, or each frame file), so
+        saved work is never resumed after a frame was re-rendered or replaced."""
+        if self.media.movie is not None:
+            paths = [self.media.info.path]
+        else:
+            assert self.media.pattern is not None
+            paths = [self.media.pattern.path(f) for f in range(self.range.first, self.range.last + 1)]
+        stats = []
+        for path in paths:
+            stat = os.stat(path)
+            stats.append([os.path.abspath(path), stat.st_size, stat.st_mtime_ns])
+        return stats
+
     def _raw(self, start: int) -> Iterator[np.ndarray]:
         first = self.range.first + start
         if self.media.movie is not None:
