@@ -7,6 +7,8 @@ prints:
 - overhead: wall time of one job through RestoreClip / the same job via `restore_clip` in process
   (median of --repeats runs each);
 - event latency: event persisted (its server timestamp) -> received by the client, median and p95;
+- EstimateJob (the dry run: every admission check plus the memory estimate) round trip, median
+  and p95;
 - N concurrent clients each restoring a short clip at once: total wall time, jobs per second,
   per-client latency median and p95, and whether every job completed.
 """
@@ -155,6 +157,19 @@ def main() -> int:
             print(
                 f"event latency (persisted -> received): median {percentile(latencies, 50) * 1000:.2f} ms,"
                 f" p95 {percentile(latencies, 95) * 1000:.2f} ms over {len(latencies)} events"
+            )
+
+            request = make_request(str(movie), str(root / "out"), "e.####.exr", engine="preview", settings=SETTINGS,
+                                   output_format="exr")
+            estimates = []
+            with DaemonClient(address) as own:
+                for _ in range(50):
+                    started = time.perf_counter()
+                    own.estimate(request)
+                    estimates.append(time.perf_counter() - started)
+            print(
+                f"EstimateJob round trip (dry run, preview engine): median {percentile(estimates, 50) * 1000:.2f} ms,"
+                f" p95 {percentile(estimates, 95) * 1000:.2f} ms over {len(estimates)} calls"
             )
 
             def one(i: int) -> tuple[float, str]:

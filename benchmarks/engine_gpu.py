@@ -1,21 +1,29 @@
-"""Denoising speed and GPU memory of the real CogVideoX1.5-5B + Vivid-VR architecture (random weights).
+"""Denoising speed and GPU memory of the real CogVideoX1.5-5B + Vivid-VR architecture.
 
-Builds the published architecture from its config (42 blocks, width 3072, 6-block controlnet,
-T5-XXL, the CogVideoX VAE) with random weights - nothing is downloaded - in bfloat16, and times
-one 1024x1024 tile of a 121-frame window: seconds per denoising step (controlnet + transformer
-over the CFG batch) and peak GPU memory, for each offload mode the engine offers.
-One run takes a few minutes on an H100:
+Part 1 (random weights, nothing downloaded): builds the published architecture from its config
+(42 blocks, width 3072, 6-block controlnet, T5-XXL, the CogVideoX VAE) in bfloat16 and times one
+1024x1024 tile of a 121-frame window - seconds per denoising step (controlnet + transformer over
+the CFG batch) and peak GPU memory - for each offload mode, eager and (`--compile`) with each
+transformer block compiled by `torch.compile` (the engine's opt-in `compile_blocks`), naming the
+attention kernel SDPA ran (flash or memory-efficient, from the profiler's op names).
 
-    .venv/bin/python benchmarks/engine_gpu.py            # real sizes, needs CUDA
-    .venv/bin/python benchmarks/engine_gpu.py --tiny     # same code path, tiny configs, CPU is fine
+Part 2 (`--gpus 1 2 ...`, needs checkpoints on disk since every worker loads them): a whole
+restore of one 1024x1024 x 121-frame clip (at 512-px tiles: 9 tiles, so up to 9 workers) on
+1, 2, ... GPUs: seconds per step and each GPU's peak memory.
+
+    .venv/bin/python benchmarks/engine_gpu.py [--compile]                     # part 1, needs CUDA
+    .venv/bin/python benchmarks/engine_gpu.py --gpus 1 2 4 --checkpoints DIR  # part 2
+    .venv/bin/python benchmarks/engine_gpu.py --tiny --gpus 1 2               # both, tiny configs, CPU is fine
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from fractions import Fraction
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from vividvr_engine.planning import latent_frames, padded_window_frames
@@ -54,18 +62,37 @@ def build(tiny: bool, device: str, dtype: torch.dtype):
     return VividVRModels(None, text_encoder, vae, transformer, controlnet, scheduler)
 
 
-def time_steps(engine, tile: int, frames: int, steps: int) -> tuple[float, float]:
-    """Seconds per step and peak memory (GiB) for `steps` guided evaluations of one latent tile."""
+def attention_kernel(engine, tile: int, frames: int) -> str:
+    """Which scaled-dot-product-attention kernel one controlnet pass dispatches to."""
+    from torch.profiler import profile
+
+    inputs = _inputs(engine, tile, frames)
+    with torch.no_grad(), profile() as prof:
+        engine.models.controlnet(*inputs[:2], inputs[2], inputs[4], inputs[3])
+    names = {event.name for event in prof.events()}
+    for kernel, label in (("flash", "flash"), ("efficient", "memory-efficient"), ("cudnn", "cudnn"),
+                          ("math", "math")):
+        if any("scaled_dot_product" in n and kernel in n for n in names):
+            return label
+    return "unknown"
+
+
+def _inputs(engine, tile: int, frames: int):
+    models, device, dtype = engine.models, engine.device, engine.dtype
+    shape = (2, latent_frames(padded_window_frames(frames)), 16, tile, tile)
     from vividvr_engine.pipeline import _rotary_embedding
 
-    models, device, dtype = engine.models, engine.device, engine.dtype
-    t_frames = latent_frames(padded_window_frames(frames))
-    shape = (2, t_frames, 16, tile, tile)
     latents = torch.randn(shape, device=device, dtype=dtype)
-    control = torch.randn(shape, device=device, dtype=dtype)
     text = torch.randn(2, 226, models.transformer.config.text_embed_dim, device=device, dtype=dtype)
+    control = torch.randn(shape, device=device, dtype=dtype)
     rope = _rotary_embedding(shape, models.transformer.config, device)
-    timestep = torch.tensor([999], device=device)
+    return latents, text, control, rope, torch.tensor([999], device=device)
+
+
+def time_steps(engine, tile: int, frames: int, steps: int) -> tuple[float, float]:
+    """Seconds per step and peak memory (GiB) for `steps` guided evaluations of one latent tile."""
+    models, device = engine.models, engine.device
+    latents, text, control, rope, timestep = _inputs(engine, tile, frames)
     times = []
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
@@ -83,12 +110,55 @@ def time_steps(engine, tile: int, frames: int, steps: int) -> tuple[float, float
     return sum(times[1:]) / steps, peak
 
 
+class ProceduralClip:
+    def __init__(self, frames: int, side: int) -> None:
+        self.num_frames, self.height, self.width, self.fps = frames, side, side, Fraction(24)
+
+    def frames(self, start: int = 0):
+        y, x = np.mgrid[0 : self.height, 0 : self.width].astype(np.float32) / self.height
+        for index in range(start, self.num_frames):
+            yield np.stack([x, y, np.full_like(x, index / max(1, self.num_frames))], axis=-1)
+
+
+class NullSink:
+    def write_segment(self, first: int, frames: np.ndarray) -> None:
+        pass
+
+
+def scaling(gpus: list[int], checkpoints: Path, tiny: bool, side: int, frames: int, tile_size: int,
+            steps: int) -> None:
+    """Whole restores spread over 1, 2, ... devices: seconds per step and peak memory per device."""
+    from vividvr_engine.pipeline import VividVREngine
+    from vividvr_engine.settings import RestoreSettings
+
+    cuda = torch.cuda.is_available() and not tiny
+    settings = RestoreSettings(num_inference_steps=steps, upscale=1.0, tile_size=tile_size,
+                               num_temporal_process_frames=121 if not tiny else 17, caption="a city street")
+    engine = VividVREngine.create(checkpoints, "cuda:0" if cuda else "cpu")
+    print(f"\nwhole restore, {side}x{side} x {frames} frames, {tile_size * 8}-px tiles, {steps} step(s)")
+    print(f"{'devices':>8} {'s/step':>8} {'peak GiB per device':>30}")
+    for count in gpus:
+        devices = [f"cuda:{i}" for i in range(count)] if cuda else ["cpu"] * count
+        marks: dict[str, float] = {}
+
+        def mark(progress, marks=marks) -> None:
+            marks.setdefault(progress.phase, time.perf_counter())
+
+        engine.restore(ProceduralClip(frames, side), NullSink(), settings, mark, devices=devices)
+        per_step = (marks["decode"] - marks["denoise"]) / steps
+        peaks = " ".join(f"{b / 2**30:.1f}" for b in engine.last_run.peak_memory_bytes)
+        print(f"{count:>8} {per_step:>8.2f} {peaks:>30}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tiny", action="store_true", help="tiny reference configs (checks the code path)")
     parser.add_argument("--steps", type=int, default=2)
     parser.add_argument("--frames", type=int, default=121)
     parser.add_argument("--tile-pixels", type=int, default=1024)
+    parser.add_argument("--compile", action="store_true", help="also time with torch.compile'd blocks")
+    parser.add_argument("--gpus", type=int, nargs="*", default=[], help="worker counts for whole restores")
+    parser.add_argument("--checkpoints", type=Path, help="checkpoint folder for --gpus (default: tiny with --tiny)")
     args = parser.parse_args()
     from vividvr_engine.pipeline import VividVREngine
     from vividvr_engine.settings import OFFLOAD_MODES
@@ -100,7 +170,7 @@ def main() -> None:
     tile = 8 if args.tiny else args.tile_pixels // 8
     frames = 17 if args.tiny else args.frames
     print(f"device {device}, dtype {dtype}, tile {tile * 8}x{tile * 8} px, {frames} frames, CFG batch 2")
-    print(f"{'offload':>8} {'s/step':>8} {'peak GiB':>9}")
+    print(f"{'offload':>8} {'compile':>8} {'s/step':>8} {'peak GiB':>9} {'attention':>17}")
     models = build(args.tiny, device, dtype)
     for mode in OFFLOAD_MODES:
         if mode == "model":  # what the engine leaves on the CPU between phases
@@ -108,9 +178,17 @@ def main() -> None:
             models.vae.to("cpu")
             if device == "cuda":
                 torch.cuda.empty_cache()
-        engine = VividVREngine(models, None, device, dtype, offload=mode)
-        seconds, peak = time_steps(engine, tile, frames, args.steps)
-        print(f"{mode:>8} {seconds:>8.2f} {peak:>9.1f}", flush=True)
+        for compiled in (False, True) if args.compile else (False,):
+            engine = VividVREngine(models, None, device, dtype, offload=mode, compile_blocks=compiled)
+            seconds, peak = time_steps(engine, tile, frames, args.steps)
+            kernel = attention_kernel(engine, tile, frames)
+            print(f"{mode:>8} {'yes' if compiled else 'no':>8} {seconds:>8.2f} {peak:>9.1f} {kernel:>17}", flush=True)
+    if args.gpus:
+        checkpoints = args.checkpoints or (TINY if args.tiny else None)
+        if checkpoints is None:
+            raise SystemExit("--gpus loads the models in every worker: give --checkpoints DIR (or --tiny)")
+        side = 96 if args.tiny else 1024  # tiny: 12x12 latents, 4 tiles of 8
+        scaling(args.gpus, checkpoints, args.tiny, side, frames, 8 if args.tiny else 64, 1 if args.tiny else args.steps)
 
 if __name__ == "__main__":
     main()

@@ -7,6 +7,8 @@ plain JSON-able dict, stored with the job and read back after a restart.
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import os
 import re
 from collections.abc import Callable, Sequence
@@ -18,8 +20,7 @@ import grpc
 from vividvr_client.timecode import FrameRange, parse_timecode
 from vividvr_client.v1 import daemon_pb2 as pb
 from vividvr_daemon import memory, otio_clip
-from vividvr_daemon.config import DaemonConfig
-from vividvr_daemon.devices import DeviceMemory
+from vividvr_daemon.config import PLACEMENT_ONE, PLACEMENT_SPLIT, DaemonConfig
 from vividvr_daemon.paths import PathRefused, check_sequence_frames, resolve_media, resolve_output
 from vividvr_engine.captioning import require_captioner
 from vividvr_engine.engines import ENGINES
@@ -110,10 +111,15 @@ def plan_job(
     job_id: str,
     config: DaemonConfig,
     probe: Callable[[str], MediaInfo],
-    memory_free: Callable[[], tuple[str, DeviceMemory]],
-) -> tuple[dict, list[str]]:
-    """(plan, warnings) for a request, or RequestError."""
+    budget: Callable[[bool], tuple[str, int]],
+) -> tuple[dict, list[str], MemoryCheck]:
+    """(plan, warnings, memory check) for a request, or RequestError.
+
+    `budget(split)` is (device, bytes available there) for a job on one device or split over
+    several. A job that does not fit is refused by the caller, so a dry run can report it.
+    """
     engine, settings = settings_from_proto(request.settings)
+    split = placement(request.placement, config) == PLACEMENT_SPLIT
     src = request.source
     kind = src.WhichOneof("kind")
     if kind is None:
@@ -140,6 +146,9 @@ def plan_job(
             f"frames {wanted} are outside {info.path}, which has frames {info.first_frame}-{info.last_frame}",
         )
     warnings = []
+    if split and not spreads(engine):
+        split = False
+        warnings.append(f"the {engine} engine runs a job on one device; this one is not split")
     first = max(info.first_frame, wanted.first - src.handle_frames_before)
     last = min(info.last_frame, wanted.last + src.handle_frames_after)
     if (wanted.first - first, last - wanted.last) != (src.handle_frames_before, src.handle_frames_after):
@@ -168,12 +177,10 @@ def plan_job(
     if os.path.realpath(output) == os.path.realpath(info.path):
         raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, f"output {output} would overwrite the source media")
     _check_captioner(engine, settings, config)  # after the request's own mistakes, which the artist can fix
-    device, free = memory_free()
-    need = memory.estimate(engine, settings, info.height, info.width, last - first + 1)
-    limit = int(config.memory_limit_gib * memory.GIB) if config.memory_limit_gib is not None else free.free
-    refusal = memory.refusal(need, limit, device, settings)
-    if refusal:
-        raise RequestError(grpc.StatusCode.RESOURCE_EXHAUSTED, refusal)
+    device, available = budget(split)
+    model = _model_size(config) if engine == "vividvr" else None
+    need = memory.estimate(engine, settings, info.height, info.width, last - first + 1, device, model)
+    check = MemoryCheck(need, device, available, memory.refusal(need, available, device, settings))
     plan = {
         "name": name,
         "input": info.path,
@@ -195,8 +202,67 @@ def plan_job(
         "settings": settings.to_dict(),
         "out_width": width,
         "out_height": height,
+        "split": split,
     }
-    return plan, warnings
+    return plan, warnings, check
+
+
+PLACEMENTS = {pb.PLACEMENT_ONE_DEVICE: PLACEMENT_ONE, pb.PLACEMENT_ALL_IDLE_DEVICES: PLACEMENT_SPLIT}
+
+
+def placement(requested: int, config: DaemonConfig) -> str:
+    """The request's placement, or the daemon's default when the request leaves it unspecified."""
+    if requested == pb.PLACEMENT_UNSPECIFIED:
+        return config.placement
+    if requested not in PLACEMENTS:
+        raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, f"unknown placement {requested}")
+    return PLACEMENTS[requested]
+
+
+@dataclass(frozen=True)
+class MemoryCheck:
+    """A job's estimate against the budget of the device it was checked on."""
+
+    need: memory.Estimate
+    device: str
+    available: int
+    refusal: str | None  # None when it fits
+
+    def proto(self, warnings: Sequence[str]) -> pb.JobEstimate:
+        return pb.JobEstimate(
+            bytes_per_device=self.need.bytes,
+            device=self.device,
+            available_bytes=self.available,
+            fits=self.refusal is None,
+            advice=self.refusal or "",
+            terms=[pb.EstimateTerm(name=name, bytes=size) for name, size in self.need.terms],
+            warnings=list(warnings),
+        )
+
+
+def spreads(engine: str) -> bool:
+    """Whether an engine can spread one job over several devices (its `restore` takes `devices`)."""
+    module_name, class_name = ENGINES[engine].split(":")
+    restore = getattr(importlib.import_module(module_name), class_name).restore
+    return "devices" in inspect.signature(restore).parameters
+
+
+def _model_size(config: DaemonConfig) -> memory.ModelSize:
+    """Sizes of the configured Vivid-VR checkpoints; a folder the estimate cannot read is refused now."""
+    if config.checkpoints is not None:
+        root = config.checkpoints
+    else:
+        from vividvr_engine.pipeline import default_checkpoint_root
+
+        root = default_checkpoint_root()
+    try:
+        return memory.read_model(root)
+    except memory.CheckpointUnreadable as exc:
+        raise RequestError(
+            grpc.StatusCode.FAILED_PRECONDITION,
+            f"the daemon's vividvr checkpoints cannot be read ({exc}); set checkpoints in the daemon config"
+            " (see README: Checkpoints) or use the preview engine",
+        ) from None
 
 
 def _check_captioner(engine: str, settings: RestoreSettings, config: DaemonConfig) -> None:

@@ -24,6 +24,8 @@ DEFAULT_LISTEN = f"127.0.0.1:{DEFAULT_PORT}"
 # Test-only: seconds to sleep after each finished segment, so tests can act "mid-job" with the
 # fast preview engine. Never set in production; it only slows jobs down.
 TEST_SEGMENT_DELAY_ENV = "VIVIDVR_DAEMON_TEST_SEGMENT_DELAY"
+PLACEMENT_ONE = "one_device"  # throughput: one job per device
+PLACEMENT_SPLIT = "all_idle_devices"  # latency: a job spreads over every idle device
 
 
 class ConfigError(ValueError):
@@ -45,6 +47,7 @@ class DaemonConfig:
     checkpoints: Path | None = None
     idle_unload_seconds: float = 600.0
     memory_limit_gib: float | None = None
+    placement: str = PLACEMENT_ONE
     tls_cert: Path | None = None
     tls_key: Path | None = None
     token_file: Path | None = None
@@ -77,6 +80,8 @@ class DaemonConfig:
         self.token  # noqa: B018 - read now so a bad token file stops the start, not the first request
         if not self.media_roots or not self.output_roots:
             raise ConfigError("at least one media_root and one output_root are needed")
+        if self.placement not in (PLACEMENT_ONE, PLACEMENT_SPLIT):
+            raise ConfigError(f"placement must be {PLACEMENT_ONE} or {PLACEMENT_SPLIT}, got {self.placement!r}")
         if self.max_request_bytes < 1024 or self.max_streams < 1:
             raise ConfigError("max_request_bytes must be >= 1024 and max_streams >= 1")
 

@@ -22,7 +22,7 @@ import grpc
 from vividvr_client.timecode import FrameRange
 from vividvr_client.v1 import daemon_pb2 as pb
 from vividvr_daemon import devices as devs
-from vividvr_daemon import otio_clip
+from vividvr_daemon import memory, otio_clip
 from vividvr_daemon.admission import RequestError, plan_job
 from vividvr_daemon.config import DaemonConfig
 from vividvr_daemon.store import JobRow, JobStore
@@ -52,7 +52,28 @@ def error_code(exc: BaseException) -> int:
             return code
     if type(exc).__name__ == "OutOfMemoryError":  # torch.cuda.OutOfMemoryError, without importing torch
         return pb.ERROR_CODE_OUT_OF_MEMORY
+    if type(exc).__name__ == "DistributedError":  # vividvr_engine.distributed, without importing torch
+        return pb.ERROR_CODE_DEVICE_WORKER
     return pb.ERROR_CODE_INTERNAL
+
+
+def restore_on_devices(
+    spec: RestoreJobSpec,
+    engine: RestorationEngine,
+    settings: RestoreSettings,
+    devices: list[str],
+    progress: Callable[[Progress], None],
+    **options: object,
+) -> RestoreResult:
+    """The one place a job's devices reach the engine.
+
+    `devices[0]` is the engine's own; a split job passes them all and the engine spreads the
+    work over one worker process per device (vividvr_engine.distributed). A one-device job
+    passes none, so engines that never split need not know about devices.
+    """
+    if len(devices) > 1:
+        options["devices"] = list(devices)
+    return restore_clip(spec, engine, settings, progress, **options)  # type: ignore[arg-type]
 
 
 class _Reporter:
@@ -107,10 +128,14 @@ class _Reporter:
 
 
 class Worker(threading.Thread):
-    """Runs jobs on one device, one at a time, keeping the last engine warm."""
+    """Runs jobs on one device, one at a time, keeping the last engine warm.
 
-    def __init__(self, core: JobCore, device: str) -> None:
-        super().__init__(name=f"worker-{device}", daemon=True)
+    A split job is run by the worker that claimed it, on its own device plus every other idle
+    device; the workers of those devices sit out (`running_job` names the job) until it ends.
+    """
+
+    def __init__(self, core: JobCore, device: str, index: int = 0) -> None:
+        super().__init__(name=f"worker-{index}-{device}", daemon=True)
         self.core, self.device = core, device
         self.engine: RestorationEngine | None = None
         self.engine_key: tuple | None = None
@@ -143,19 +168,17 @@ class Worker(threading.Thread):
         while not self.core.stopping.is_set():
             with store.changed:
                 version = store.version
-            job = store.claim_next(self.device, self.core.started_event)
+            job, devices = self.core.claim(self)
             if job is None:
                 if time.monotonic() - self.idle_since > self.core.config.idle_unload_seconds:
                     self.unload()
                 with store.changed:
                     store.changed.wait_for(lambda v=version: store.version != v, timeout=1.0)
                 continue
-            self.running_job = job.id
             try:
-                self.core.run_job(job, self)
+                self.core.run_job(job, self, devices)
             finally:
-                self.running_job = ""
-                self.idle_since = time.monotonic()
+                self.core.release(job.id)
 
 
 class JobCore:
@@ -165,6 +188,7 @@ class JobCore:
         self.devices = devs.resolve_devices(config.devices)
         self.stopping = threading.Event()
         self.workers: list[Worker] = []
+        self._placing = threading.Lock()  # claiming a job and taking its devices is one step
         self._tokens: dict[str, CancelToken] = {}
         self._cancel_requested: set[str] = set()
         self._lock = threading.Lock()
@@ -176,7 +200,7 @@ class JobCore:
         resumed = self.store.requeue(RESUMED_WARNING)
         if resumed:
             log.info("resuming %d interrupted job(s): %s", len(resumed), ", ".join(resumed))
-        self.workers = [Worker(self, d) for d in self.devices]
+        self.workers = [Worker(self, d, i) for i, d in enumerate(self.devices)]
         for worker in self.workers:
             worker.start()
 
@@ -199,18 +223,28 @@ class JobCore:
 
     def submit(self, request: pb.RestoreRequest) -> tuple[str, int]:
         job_id = uuid.uuid4().hex[:12]
-        plan, warnings = plan_job(request, job_id, self.config, probe, self._memory_free)
+        plan, warnings, check = plan_job(request, job_id, self.config, probe, self._budget)
+        if check.refusal:
+            raise RequestError(grpc.StatusCode.RESOURCE_EXHAUSTED, check.refusal)
         if plan["output"] in self.store.active_outputs():
             raise RequestError(grpc.StatusCode.ALREADY_EXISTS, f"another queued job already writes {plan['output']}")
         event = self.store.add_job(job_id, request, plan, warnings)
         return job_id, event.queued.position
 
-    def _memory_free(self) -> tuple[str, devs.DeviceMemory]:
-        """The device with the most memory: a job that fits nowhere is refused at once."""
-        best = max(self.devices, key=lambda d: devs.device_memory(d).total)
-        memory = devs.device_memory(best)
+    def estimate(self, request: pb.RestoreRequest) -> pb.JobEstimate:
+        """Every check `submit` makes, and the memory estimate, without queueing anything."""
+        _plan, warnings, check = plan_job(request, "estimate", self.config, probe, self._budget)
+        return check.proto(warnings)
+
+    def _budget(self, split: bool) -> tuple[str, int]:
+        """(device, bytes) a job must fit: the roomiest device for one-device jobs, the tightest
+        for a split job (each of its devices holds a full copy); `memory_limit_gib` overrides."""
+        totals = {d: devs.device_memory(d) for d in dict.fromkeys(self.devices)}
+        device = (min if split else max)(totals, key=lambda d: totals[d].total)
+        if self.config.memory_limit_gib is not None:
+            return device, int(self.config.memory_limit_gib * memory.GIB)
         # The daemon owns a GPU: its whole memory is the budget. On the CPU, other programs count.
-        return best, devs.DeviceMemory(memory.total, memory.total if best.startswith("cuda") else memory.free)
+        return device, totals[device].total if device.startswith("cuda") else totals[device].free
 
     def cancel(self, job_id: str) -> JobRow:
         job = self.store.job(job_id)
@@ -245,10 +279,47 @@ class JobCore:
 
     # ------------------------------------------------------------------ running
 
-    def started_event(self, job: JobRow, device: str) -> pb.RestoreEvent:
+    def claim(self, worker: Worker) -> tuple[JobRow | None, list[str]]:
+        """The next queued job for `worker` and the devices it holds, or (None, []).
+
+        A split job also takes every other idle device of the same kind (cpu or cuda).
+        """
+        with self._placing:
+            if worker.running_job:  # holding a device for another worker's split job
+                return None, []
+            taken: list[Worker] = []
+
+            def assign(job: JobRow) -> tuple[str, pb.RestoreEvent]:
+                kind = worker.device.split(":")[0]
+                if job.plan.get("split"):
+                    taken.extend(
+                        w for w in self.workers
+                        if w is not worker and not w.running_job and w.device.split(":")[0] == kind
+                    )
+                devices = [worker.device, *(w.device for w in taken)]
+                return ",".join(devices), self.started_event(job, devices)
+
+            job = self.store.claim_next(assign)
+            if job is None:
+                return None, []
+            for holder in (worker, *taken):
+                holder.running_job = job.id
+            return job, [worker.device, *(w.device for w in taken)]
+
+    def release(self, job_id: str) -> None:
+        """The job's devices are free again. Called before its last event is stored, so the
+        waiters that event wakes find the devices idle."""
+        with self._placing:
+            for worker in self.workers:
+                if worker.running_job == job_id:
+                    worker.running_job = ""
+                    worker.idle_since = time.monotonic()
+
+    def started_event(self, job: JobRow, devices: list[str]) -> pb.RestoreEvent:
         return pb.RestoreEvent(
             started=pb.Started(
-                device=device,
+                device=devices[0],
+                devices=devices,
                 resumed=job.frames_announced > 0 or self.state_dir(job.id).exists(),
                 first_frame=job.plan["first"],
                 last_frame=job.plan["last"],
@@ -258,7 +329,7 @@ class JobCore:
     def state_dir(self, job_id: str) -> Path:
         return self.config.data_dir / "jobs" / job_id
 
-    def run_job(self, job: JobRow, worker: Worker) -> None:
+    def run_job(self, job: JobRow, worker: Worker, devices: list[str]) -> None:
         token = CancelToken()
         with self._lock:
             self._tokens[job.id] = token
@@ -268,7 +339,7 @@ class JobCore:
         log.info(
             "job %s started on %s: %s frames %d-%d -> %s",
             job.id,
-            worker.device,
+            ", ".join(devices),
             plan["input"],
             plan["first"],
             plan["last"],
@@ -285,14 +356,19 @@ class JobCore:
         )
         try:
             settings = RestoreSettings.from_dict(plan["settings"])
+            for other in self.workers:  # a split job's workers load the models on the devices it took
+                if other is not worker and other.running_job == job.id:
+                    other.unload()
             engine = worker.engine_for(plan)
             state_dir = self.state_dir(job.id)
             state_dir.mkdir(parents=True, exist_ok=True)
-            result = restore_clip(
-                spec, engine, settings, reporter, cancel=token, state_dir=state_dir, on_segment=reporter.segment
+            result = restore_on_devices(
+                spec, engine, settings, devices, reporter,
+                cancel=token, state_dir=state_dir, on_segment=reporter.segment,
             )
         except Cancelled:
             if self.stopping.is_set() and not self._user_cancelled(job.id):
+                self.release(job.id)
                 self.store.requeue(SHUTDOWN_WARNING, job.id)  # resumes when the daemon starts again
                 return
             self._finish(job.id, pb.RestoreEvent(cancelled=pb.Cancelled(message="cancelled; no output was finished")))
@@ -317,6 +393,7 @@ class JobCore:
             return job_id in self._cancel_requested
 
     def _finish(self, job_id: str, event: pb.RestoreEvent) -> None:
+        self.release(job_id)
         self.store.append(job_id, event, finished=time.time())
         log.info("job %s %s", job_id, event.WhichOneof("kind"))
         shutil.rmtree(self.state_dir(job_id), ignore_errors=True)
@@ -371,7 +448,8 @@ class JobCore:
             started_time=job.started,
             finished_time=job.finished,
             queue_position=self.store.queue_position(job.id),
-            device=job.device,
+            device=job.device.split(",")[0],
+            devices=job.device.split(",") if job.device else [],
             first_frame=job.plan["first"],
             last_frame=job.plan["last"],
             output_path=job.plan["output"],

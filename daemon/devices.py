@@ -6,10 +6,13 @@ torch is imported only when CUDA devices are asked for (or auto-detected), so a 
 
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import dataclass
 
 import psutil
+
+from vividvr_daemon.config import ConfigError
 
 
 @dataclass(frozen=True)
@@ -19,14 +22,34 @@ class DeviceMemory:
 
 
 def resolve_devices(requested: tuple[str, ...]) -> list[str]:
-    """`auto` becomes every CUDA device (or `cpu` when there is none); names pass through."""
+    """The devices the daemon runs workers on, or ConfigError before anything starts.
+
+    `auto` becomes every CUDA device (or `cpu` when there is none). `cpu` may be named more than
+    once (several CPU workers, as tests use); a GPU that does not exist, or is named twice, is refused.
+    """
     devices: list[str] = []
     for name in requested:
         if name == "auto":
-            devices.extend(_cuda_devices() or ["cpu"])
-        elif name not in devices:
-            devices.append(name)
+            devices.extend(d for d in _cuda_devices() or ["cpu"] if d == "cpu" or d not in devices)
+            continue
+        if name != "cpu":
+            _check_gpu(name)
+            if name in devices:
+                raise ConfigError(f"devices: {name} is named twice; give each GPU once")
+        devices.append(name)
+    if not devices:
+        raise ConfigError("devices: name at least one (auto, cpu or cuda:N)")
     return devices
+
+
+def _check_gpu(name: str) -> None:
+    match = re.fullmatch(r"cuda:(\d+)", name)
+    if match is None:
+        raise ConfigError(f"devices: {name!r} is not a device; use auto, cpu or cuda:N (e.g. cuda:0)")
+    count = len(_cuda_devices())
+    if int(match[1]) >= count:
+        have = f"its GPUs are cuda:0..cuda:{count - 1}" if count else "it has no usable CUDA GPU"
+        raise ConfigError(f"devices: {name} does not exist on this machine; {have}")
 
 
 def _cuda_devices() -> list[str]:

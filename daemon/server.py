@@ -107,6 +107,10 @@ class RestorerServicer(pb_grpc.RestorerServicer):
         return self.core.job_proto(request.job_id)
 
     @_abort_on_errors
+    def EstimateJob(self, request: pb.RestoreRequest, context: grpc.ServicerContext) -> pb.JobEstimate:
+        return self.core.estimate(request)
+
+    @_abort_on_errors
     def GetServerStatus(self, request: pb.GetServerStatusRequest, context: grpc.ServicerContext) -> pb.ServerStatus:
         return self.core.status()
 

@@ -182,10 +182,10 @@ class JobStore:
 
         return self._transaction(work)
 
-    def claim_next(self, device: str, started_event: Callable[[JobRow, str], pb.RestoreEvent]) -> JobRow | None:
-        """Atomically take the highest-priority, oldest queued job and mark it running on `device`.
+    def claim_next(self, assign: Callable[[JobRow], tuple[str, pb.RestoreEvent]]) -> JobRow | None:
+        """Atomically take the highest-priority, oldest queued job and mark it running.
 
-        `started_event(row, device)` builds the Started event for the claimed row.
+        `assign(row)` says where it runs: (the device column, e.g. "cuda:0,cuda:1", and its Started event).
         """
 
         def work() -> JobRow | None:
@@ -196,7 +196,8 @@ class JobStore:
             if row is None:
                 return None
             job = _row(row)
-            self._append(job.id, started_event(job, device), {"device": device, "started": time.time()})
+            devices, started = assign(job)
+            self._append(job.id, started, {"device": devices, "started": time.time()})
             return job
 
         return self._transaction(work)

@@ -109,18 +109,6 @@ def test_outputs_are_plain_names_in_an_output_root(tmp_path: Path) -> None:
             resolve_output(directory, name, [tmp_path])
 
 
-def test_the_memory_refusal_names_the_settings_that_would_make_it_fit() -> None:
-    settings = RestoreSettings(tile_size=128, num_temporal_process_frames=121)
-    need = memory.estimate("vividvr", settings, 540, 960, 500)
-    assert memory.refusal(need, need.bytes, "cuda:0", settings) is None
-    message = memory.refusal(need, need.bytes - 1, "cuda:0", settings)
-    assert (
-        message is not None and "tile_size (now 128)" in message and "num_temporal_process_frames (now 121)" in message
-    )
-    smaller = memory.estimate("vividvr", RestoreSettings(tile_size=64, num_temporal_process_frames=33), 540, 960, 500)
-    assert smaller.bytes < need.bytes
-
-
 def test_a_short_clip_needs_no_more_than_its_own_frames() -> None:
     settings = RestoreSettings(upscale=2.0, num_temporal_process_frames=121)
     assert (

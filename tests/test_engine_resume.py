@@ -146,6 +146,17 @@ def test_unusable_saved_state_restarts_cleanly_with_a_warning(engine, tmp_path, 
     assert not caplog.records
 
 
+def resume_point(engine, state: Path) -> tuple[str, dict]:
+    """(fingerprint, manifest) a restore of `clip()` with SETTINGS would start from."""
+    store = latent_store.LatentStore(state, 1 << 30, persistent=True)
+    try:
+        fingerprint = pipeline._fingerprint(clip(), SETTINGS, engine)
+        windows = len(pipeline.plan_windows(clip().num_frames, SETTINGS.num_temporal_process_frames))
+        return fingerprint, pipeline._resume_point(store, fingerprint, SETTINGS, windows)
+    finally:
+        store.close()
+
+
 @pytest.mark.parametrize(
     "change",
     [
@@ -159,23 +170,20 @@ def test_state_saved_by_other_code_another_device_or_another_plan_is_not_resumed
                                                                                  change):
     state = tmp_path / "state"
     stop_after_first_step(engine, state)
-    before = pipeline._Run(engine, pipeline._Job(SETTINGS, None, None), clip(), print, CancelToken(), None, state)
+    before_fingerprint, before = resume_point(engine, state)
     change(monkeypatch)
-    after = pipeline._Run(engine, pipeline._Job(SETTINGS, None, None), clip(), print, CancelToken(), None, state)
-    assert before.manifest["steps_done"] == 1  # unchanged: resumes
-    assert after.fingerprint != before.fingerprint and after.manifest["steps_done"] == 0
-    before.store.close()
-    after.store.close()
+    after_fingerprint, after = resume_point(engine, state)
+    assert before["steps_done"] == 1  # unchanged: resumes
+    assert after_fingerprint != before_fingerprint and after["steps_done"] == 0
 
 
 def test_the_dtype_is_part_of_the_saved_state_identity(engine, tmp_path):
     state = tmp_path / "state"
     stop_after_first_step(engine, state)
-    job = pipeline._Job(SETTINGS, None, None)
-    first = pipeline._Run(engine, job, clip(), print, CancelToken(), None, state).fingerprint
+    first, _manifest = resume_point(engine, state)
     engine.dtype, saved = torch.float64, engine.dtype
     try:
-        assert pipeline._Run(engine, job, clip(), print, CancelToken(), None, state).fingerprint != first
+        assert resume_point(engine, state)[0] != first
     finally:
         engine.dtype = saved
 

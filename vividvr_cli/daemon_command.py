@@ -39,7 +39,10 @@ LOCAL_ONLY_FLAGS = {
     "working_space": "--working-space",
     "checkpoints": "--checkpoints (set checkpoints in the daemon config)",
     "device": "--device (the daemon owns its devices)",
+    "devices": "--devices (the daemon owns its devices; --split spreads a job over its idle ones)",
+    "batch_tiles": "--batch-tiles",
 }
+PLACEMENT_FLAGS = {None: pb.PLACEMENT_UNSPECIFIED, False: pb.PLACEMENT_ONE_DEVICE, True: pb.PLACEMENT_ALL_IDLE_DEVICES}
 STATE_NAMES = {
     "queued": pb.JOB_STATE_QUEUED,
     "running": pb.JOB_STATE_RUNNING,
@@ -86,6 +89,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     start.add_argument("--device", action="append", metavar="NAME", help="cuda:0, cpu or auto (repeat)")
     start.add_argument("--checkpoints", type=Path, metavar="DIR", help="checkpoint folder for the vividvr engine")
     start.add_argument("--memory-limit-gib", type=float, metavar="GIB", help="memory budget per device")
+    start.add_argument("--placement", choices=("one_device", "all_idle_devices"),
+                       help="where jobs run unless they say: one job per device (default) or over every idle device")
     start.set_defaults(run=run_start)
 
     stop = actions.add_parser("stop", help="stop the daemon; running jobs resume at the next start")
@@ -112,6 +117,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="extra frames restored before and after the range (default 0 0)")
     submit.add_argument("--priority", type=int, default=0, help="higher runs first (default 0)")
     submit.add_argument("--label", default="", help="shown in `vividvr jobs`")
+    placement = submit.add_mutually_exclusive_group()
+    placement.add_argument("--split", dest="split", action="store_true", default=None,
+                           help="spread this job over every idle device of the daemon (sooner done)")
+    placement.add_argument("--one-device", dest="split", action="store_false",
+                           help="run this job on one device (the default unless the daemon says otherwise)")
+    submit.add_argument("--dry-run", action="store_true",
+                        help="check the request and print its memory estimate; queue nothing")
     submit.set_defaults(run=run_submit)
 
     watch = subparsers.add_parser("watch", help="follow a job; exit 0 when it completes, 1 if it fails")
@@ -148,6 +160,7 @@ def _config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         "devices": getattr(args, "device", None),
         "checkpoints": getattr(args, "checkpoints", None),
         "memory_limit_gib": getattr(args, "memory_limit_gib", None),
+        "placement": getattr(args, "placement", None),
     }
     return load_config(args.config, overrides)
 
@@ -162,6 +175,7 @@ def _start_argv(args: argparse.Namespace) -> list[str]:
         ("--log-dir", args.log_dir),
         ("--checkpoints", args.checkpoints),
         ("--memory-limit-gib", args.memory_limit_gib),
+        ("--placement", args.placement),
     ):
         if value is not None:
             argv += [flag, str(value)]
@@ -177,6 +191,10 @@ def run_start(args: argparse.Namespace) -> int:
 
     try:
         config = _config(args)
+        if args.foreground:
+            from vividvr_daemon.devices import resolve_devices
+
+            resolve_devices(config.devices)  # a device that does not exist stops the start here
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_REFUSED
@@ -305,6 +323,7 @@ def request_from_args(args: argparse.Namespace) -> pb.RestoreRequest:
         ten_bit=args.bit_depth == 10,
         priority=getattr(args, "priority", 0),
         label=getattr(args, "label", "") or os.path.basename(args.input),
+        placement=PLACEMENT_FLAGS[getattr(args, "split", None)],
     )
 
 
@@ -316,6 +335,8 @@ def run_submit(args: argparse.Namespace) -> int:
         return EXIT_REFUSED
     with _client(args) as client:
         try:
+            if args.dry_run:
+                return _print_estimate(client.estimate(request))
             response = client.submit(request)
         except DaemonError as exc:
             return _refused(exc)
@@ -323,6 +344,21 @@ def run_submit(args: argparse.Namespace) -> int:
           file=sys.stderr)
     print(response.job_id)
     return EXIT_OK
+
+
+def _print_estimate(estimate: pb.JobEstimate) -> int:
+    """`submit --dry-run`: the estimate and its terms; exit 0 when it fits, 2 when it would be refused."""
+    gib = 1024**3
+    verdict = "fits" if estimate.fits else "does not fit"
+    print(f"about {estimate.bytes_per_device / gib:.2f} GiB per device; {estimate.device} has"
+          f" {estimate.available_bytes / gib:.2f} GiB: {verdict}")
+    for term in estimate.terms:
+        print(f"  {term.name}: {term.bytes / gib:.2f} GiB")
+    for warning in estimate.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    if not estimate.fits:
+        print(f"error: {estimate.advice}", file=sys.stderr)
+    return EXIT_OK if estimate.fits else EXIT_REFUSED
 
 
 def _follow(events, as_json: bool) -> int:  # type: ignore[no-untyped-def]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import time
 
@@ -44,6 +45,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def settings_from_args(args: argparse.Namespace) -> RestoreSettings:
     return RestoreSettings(**setting_values(args))
+
+
+def devices_from_args(
+    args: argparse.Namespace, info: MediaInfo, spec: RestoreJobSpec, settings: RestoreSettings
+) -> list[str] | None:
+    """--devices checked before any model loads: devices exist, fit the job, the rendezvous port is free."""
+    if args.batch_tiles is not None and (args.batch_tiles < 1 or args.engine != "vividvr"):
+        raise SettingsError("--batch-tiles needs a positive count and the vividvr engine")
+    if not args.devices:
+        return None
+    if args.engine != "vividvr":
+        raise SettingsError(f"--devices spreads the vividvr engine only, not {args.engine}")
+    if args.device:
+        raise SettingsError("give --device or --devices, not both")
+    from vividvr_engine import distributed
+    from vividvr_engine.media.source import resolve_range
+    from vividvr_engine.pipeline import ClipInfo, plan_step_batches
+
+    devices = distributed.parse_devices(args.devices)
+    clip = ClipInfo(resolve_range(info, spec.frames).count, info.height, info.width, info.fps)
+    devices = distributed.usable_devices(devices, len(plan_step_batches(clip, settings, args.batch_tiles or 1)))
+    if len(devices) > 1 and "MASTER_PORT" in os.environ and not distributed.launched_by_torchrun():
+        distributed.check_port_free(int(os.environ["MASTER_PORT"]))
+    return devices
 
 
 def frames_from_args(args: argparse.Namespace, info: MediaInfo) -> FrameRange | None:
@@ -139,9 +164,19 @@ def fail(args: argparse.Namespace, code: int, message: str) -> int:
     return code
 
 
+def torchrun_worker() -> bool:
+    """A non-zero rank of `torchrun ... vividvr restore --devices ...`."""
+    return int(os.environ.get("RANK", "0")) > 0 and "WORLD_SIZE" in os.environ
+
+
 def run(args: argparse.Namespace) -> int:
     if args.daemon:
         return restore_through_daemon(args)
+    if args.devices and torchrun_worker():
+        from vividvr_engine.distributed import parse_devices, serve_from_env
+
+        serve_from_env(parse_devices(args.devices))  # rank 0 (the same command) does the I/O
+        return EXIT_OK
     logging.basicConfig(level=logging.WARNING, format="warning: %(message)s", stream=sys.stderr)
     reporter = None
     cancel = CancelToken()
@@ -158,9 +193,15 @@ def run(args: argparse.Namespace) -> int:
         )
         settings = settings_from_args(args)
         require_captioner(args.engine, settings, args.checkpoints)
-        engine = create_engine(args.engine, args.checkpoints, args.device, offload=settings.offload)
+        devices = devices_from_args(args, info, spec, settings)
+        device = devices[0] if devices else args.device
+        engine = create_engine(args.engine, args.checkpoints, device, offload=settings.offload)
+        if args.batch_tiles:
+            engine.batch_tiles = args.batch_tiles
         reporter = ProgressReporter(args.json)
-        result = restore_clip(spec, engine, settings, reporter, cancel=cancel, state_dir=args.state_dir)
+        result = restore_clip(
+            spec, engine, settings, reporter, cancel=cancel, state_dir=args.state_dir, devices=devices
+        )
     except CheckpointError as exc:
         return fail(args, EXIT_BAD_INPUT, f"{exc}\n{CHECKPOINT_HINT}")
     except (MediaError, SettingsError) as exc:

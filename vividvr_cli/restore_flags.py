@@ -48,6 +48,14 @@ def add_restore_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--engine", choices=sorted(ENGINES), default="vividvr", help="default %(default)s")
     parser.add_argument("--checkpoints", type=Path, metavar="DIR", help="checkpoint folder for the vividvr engine")
     parser.add_argument("--device", help="torch device for model engines (default: best available)")
+    parser.add_argument(
+        "--devices", metavar="LIST",
+        help="spread one job over these devices, one worker each (cuda:0,cuda:1; cpu,cpu): same frames, sooner",
+    )
+    parser.add_argument(
+        "--batch-tiles", type=int, metavar="N",
+        help="tiles per forward pass of the vividvr engine (default 1; more is faster and needs more memory)",
+    )
     span = parser.add_mutually_exclusive_group()
     span.add_argument("--frames", metavar="FIRST-LAST", help="source frame numbers, inclusive (movie: 0-based)")
     span.add_argument("--in", dest="tc_in", metavar="TC", help="first frame as source timecode (with --out)")

@@ -98,6 +98,10 @@ class DaemonClient:
     def cancel(self, job_id: str) -> pb.Job:
         return self._call("CancelJob", pb.CancelJobRequest(job_id=job_id))  # type: ignore[return-value]
 
+    def estimate(self, request: pb.RestoreRequest) -> pb.JobEstimate:
+        """The memory a request would need, checked as `submit` checks it; nothing is queued."""
+        return self._call("EstimateJob", request)  # type: ignore[return-value]
+
     def status(self) -> pb.ServerStatus:
         return self._call("GetServerStatus", pb.GetServerStatusRequest())  # type: ignore[return-value]
 
@@ -157,6 +161,7 @@ def make_request(
     priority: int = 0,
     label: str = "",
     cancel_on_disconnect: bool = False,
+    placement: int = 0,
 ) -> pb.RestoreRequest:
     """A RestoreRequest from plain values. `settings` uses RestoreSettings' names; None values are left unset."""
     source = pb.Source(handle_frames_before=handles[0], handle_frames_after=handles[1])
@@ -181,6 +186,7 @@ def make_request(
         priority=priority,
         label=label,
         cancel_on_disconnect=cancel_on_disconnect,
+        placement=placement,
     )
 
 

@@ -51,6 +51,9 @@ class LatentStore:
             return dict(self._ram[key])
         return load_file(self.directory / f"{key}.safetensors")
 
+    def __contains__(self, key: str) -> bool:
+        return key in self._ram or (self.directory / f"{key}.safetensors").is_file()
+
     @property
     def ram_bytes(self) -> int:
         return self._ram_bytes

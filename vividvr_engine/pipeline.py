@@ -19,10 +19,12 @@ import functools
 import hashlib
 import json
 import logging
+import math
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +33,7 @@ import torch.nn.functional as F
 from diffusers.models.embeddings import get_3d_rotary_pos_embed
 from safetensors import SafetensorError
 
-from vividvr_engine import __version__
+from vividvr_engine import __version__, distributed
 from vividvr_engine.captioning import (
     NEGATIVE_PROMPT,
     Captioner,
@@ -41,13 +43,15 @@ from vividvr_engine.captioning import (
 )
 from vividvr_engine.checkpoints import CAPTIONER_DIR, CheckpointPaths, VividVRModels, load_models
 from vividvr_engine.colorfix import color_fix
+from vividvr_engine.distributed import Comm
 from vividvr_engine.engine import CancelToken, ClipSource, FrameSink, Progress, ProgressCallback
-from vividvr_engine.errors import CheckpointError
+from vividvr_engine.errors import Cancelled, CheckpointError, SettingsError
 from vividvr_engine.guidance import solver_step
 from vividvr_engine.latent_store import LatentStore
 from vividvr_engine.planning import (
     PATCH,
     VAE_SPATIAL,
+    VAE_TEMPORAL,
     Resize,
     TemporalWindow,
     Tile2D,
@@ -58,6 +62,7 @@ from vividvr_engine.planning import (
     plan_windows,
 )
 from vividvr_engine.settings import RestoreSettings
+from vividvr_engine.sharding import Piece, Unit, plan_batches, plan_exchange, plan_sharding
 from vividvr_engine.textfix import TextFixer
 
 MAX_TEXT_TOKENS = 226
@@ -128,8 +133,16 @@ class VividVREngine:
         *,
         offload: str = "none",
         checkpoints: CheckpointPaths | None = None,
+        batch_tiles: int = 1,
+        compile_blocks: bool = False,
     ) -> None:
+        """`batch_tiles`: (window, tile) evaluations per forward pass (more is faster, needs memory).
+        `compile_blocks`: `torch.compile` each transformer block (slow first step, faster later ones).
+        `checkpoints`: where `models` came from; workers on other devices load them from there."""
         self.models = models
+        self.batch_tiles = batch_tiles
+        self.compile_blocks = compile_blocks
+        self.last_run: RunStats | None = None
         self.captioner = captioner
         self.device = torch.device(device)
         self.dtype = dtype
@@ -143,6 +156,9 @@ class VividVREngine:
         for model in resident:
             model.to(self.device)
         models.vae.enable_tiling()
+        if compile_blocks:
+            for block in (*models.transformer.base.transformer_blocks, *models.controlnet.transformer_blocks):
+                block.compile()
 
     @contextmanager
     def on_device(self, model: torch.nn.Module) -> Iterator[torch.nn.Module]:
@@ -166,6 +182,8 @@ class VividVREngine:
         offload: str = "none",
         *,
         dtype: torch.dtype | None = None,
+        batch_tiles: int = 1,
+        compile_blocks: bool = False,
     ) -> VividVREngine:
         """Validate the checkpoints, then load them: bfloat16 on a GPU and float32 on the CPU by default."""
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -173,7 +191,8 @@ class VividVREngine:
         paths = CheckpointPaths.from_root(checkpoints or default_checkpoint_root())
         paths.validate()
         models = load_models(paths, dtype)
-        return cls(models, None, device, dtype, offload=offload, checkpoints=paths)
+        return cls(models, None, device, dtype, offload=offload, checkpoints=paths, batch_tiles=batch_tiles,
+                   compile_blocks=compile_blocks)
 
     def output_size(self, height: int, width: int, settings: RestoreSettings) -> tuple[int, int]:
         return settings.output_size(height, width)
@@ -214,36 +233,143 @@ class VividVREngine:
         first_unwritten_frame: int = 0,
         cancel: CancelToken | None = None,
         trace: Trace | None = None,
+        devices: Sequence[str] | None = None,
     ) -> None:
-        job = _Job(settings, self.captioner_for(settings), self.text_fixer_for(settings))
-        run = _Run(self, job, clip, progress or (lambda _p: None), cancel or CancelToken(), trace, state_dir)
+        """`devices`: spread the work over these devices (`devices[0]` is this engine's own), one
+        worker process each; the frames are identical to a single process's."""
+        info = ClipInfo(clip.num_frames, clip.height, clip.width, Fraction(clip.fps))
+        devices = self.workers_for(info, settings, devices)
+        job = (clip, sink, settings, progress, state_dir, first_unwritten_frame, cancel, trace)
+        if len(devices) == 1 and not distributed.launched_by_torchrun():
+            self._restore(Comm(), *job)
+            return
+        with distributed.start_workers(devices) as comm:
+            self._restore(comm, *job)
+
+    def workers_for(self, clip: ClipInfo, settings: RestoreSettings, devices: Sequence[str] | None) -> list[str]:
+        """The devices a job on `clip` will use: validated, at most one per batch of tiles."""
+        if not devices:
+            return [str(self.device)]
+        devices = distributed.validate_devices(devices)
+        first = torch.device(devices[0])
+        if first.type != self.device.type or (self.device.index is not None and first != self.device):
+            raise SettingsError(f"the first of --devices ({devices[0]}) must be this engine's device ({self.device})")
+        if len(devices) > 1 and self.checkpoints is None:
+            raise SettingsError("spreading over devices needs an engine made by VividVREngine.create")
+        return distributed.usable_devices(devices, len(plan_step_batches(clip, settings, self.batch_tiles)))
+
+    def _restore(self, comm, clip, sink, settings, progress, state_dir, first_unwritten_frame, cancel, trace) -> None:
+        store = LatentStore(state_dir, self.latent_ram_budget, persistent=state_dir is not None)
         try:
-            run.prepare()
-            run.denoise()
-            run.decode(sink, first_unwritten_frame)
+            windows = len(plan_windows(clip.num_frames, settings.num_temporal_process_frames))
+            manifest = _resume_point(store, _fingerprint(clip, settings, self), settings, windows)
+            job = Job(
+                settings=settings,
+                clip=ClipInfo(clip.num_frames, clip.height, clip.width, Fraction(clip.fps)),
+                manifest=manifest,
+                first_unwritten_frame=first_unwritten_frame,
+                state_dir=None if state_dir is None else str(state_dir),
+                checkpoints=self.checkpoints,
+                dtype=self.dtype,
+                offload=self.offload,
+                latent_ram_budget=self.latent_ram_budget,
+                batch_tiles=self.batch_tiles,
+                compile_blocks=self.compile_blocks,
+            )
+            comm.broadcast(job)
+            run = _Run(self, job, comm, store, progress, cancel, trace)
+            run.run(clip, sink)
         finally:
-            run.store.close()
+            store.close()
 
 
 @dataclass(frozen=True)
-class _Job:
-    """What one restore call brings: its settings and the helpers they select."""
+class ClipInfo:
+    """What every worker must know of the clip; only rank 0 reads its frames."""
+
+    num_frames: int
+    height: int
+    width: int
+    fps: Fraction
+
+
+@dataclass(frozen=True)
+class Job:
+    """One restoration as rank 0 hands it to the workers."""
 
     settings: RestoreSettings
-    captioner: Captioner
-    text_fixer: TextFixer | None
+    clip: ClipInfo
+    manifest: dict
+    first_unwritten_frame: int
+    state_dir: str | None
+    checkpoints: CheckpointPaths | None
+    dtype: torch.dtype
+    offload: str
+    latent_ram_budget: int
+    batch_tiles: int
+    compile_blocks: bool
+
+
+@dataclass(frozen=True)
+class RunStats:
+    """What the last restore cost each worker (rank order), for benchmarks and the daemon's status."""
+
+    devices: list[str]
+    step_bytes_sent: list[int]  # step exchanges only, summed over `steps_run`
+    peak_memory_bytes: list[int]  # CUDA peak allocated; 0 on the CPU
+    steps_run: int
+    latent_state_bytes: int  # latents + x0 of every window: what a step would move without sharding
+
+
+def serve_job(comm: Comm, device: str) -> None:
+    """A worker (rank > 0): load the models rank 0 names, then do this rank's share of its job."""
+    job: Job = comm.broadcast()
+    models = load_models(job.checkpoints, job.dtype)
+    engine = VividVREngine(models, None, device, job.dtype, job.latent_ram_budget, offload=job.offload,
+                           checkpoints=job.checkpoints, batch_tiles=job.batch_tiles,
+                           compile_blocks=job.compile_blocks)
+    state_dir = None if job.state_dir is None else Path(job.state_dir)
+    store = LatentStore(state_dir, job.latent_ram_budget, persistent=state_dir is not None)
+    try:
+        with torch.no_grad():
+            _Run(engine, job, comm, store, None, None, None).run(None, None)
+    finally:
+        store.close()
+
+
+def plan_step_batches(clip: ClipInfo, settings: RestoreSettings, batch_tiles: int) -> list[list[Unit]]:
+    """A step's (window, tile) evaluations, grouped into forward passes; at most one worker each."""
+    geometry = plan_geometry(clip.height, clip.width, settings)
+    windows = plan_windows(clip.num_frames, settings.num_temporal_process_frames)
+    tiles = plan_tiles_2d(geometry.latent_height, geometry.latent_width, settings.tile_size, settings.tile_size // 2)
+    return plan_batches(
+        [
+            ((w.index, t), (w.latent_frames, tile.rows.stop - tile.rows.start, tile.cols.stop - tile.cols.start))
+            for w in windows
+            for t, tile in enumerate(tiles)
+        ],
+        batch_tiles,
+    )
 
 
 class _Run:
-    """One restoration's state; kept off the engine so an engine can serve many clips."""
+    """One rank's share of one restoration; kept off the engine so an engine can serve many clips.
 
-    def __init__(self, engine: VividVREngine, job: _Job, clip: ClipSource, progress, cancel, trace, state_dir):
-        self.engine, self.job, self.clip, self.progress, self.cancel = engine, job, clip, progress, cancel
+    Windows this rank evaluates tiles of ("touched") are kept whole; the ones it is home for live
+    in `store` (persistent with a state_dir), the others in `replicas` (private, never persisted).
+    """
+
+    def __init__(self, engine: VividVREngine, job: Job, comm: Comm, store: LatentStore, progress, cancel, trace):
+        self.engine, self.job, self.comm, self.store = engine, job, comm, store
+        self.progress = progress or (lambda _p: None)
+        self.cancel = cancel or CancelToken()
         self.trace = trace or (lambda _name, _tensor: None)
         self.settings = s = job.settings
+        self.captioner = engine.captioner_for(s)
+        self.text_fixer = engine.text_fixer_for(s) if comm.rank == 0 else None  # on the finished frames
         self.models = engine.models
-        self.geometry = plan_geometry(clip.height, clip.width, s)
-        self.windows = plan_windows(clip.num_frames, s.num_temporal_process_frames)
+        self.geometry = plan_geometry(job.clip.height, job.clip.width, s)
+        self.windows = plan_windows(job.clip.num_frames, s.num_temporal_process_frames)
         self.ownership = plan_latent_ownership(self.windows, s.num_temporal_process_frames)
         self.tiles = plan_tiles_2d(
             self.geometry.latent_height, self.geometry.latent_width, s.tile_size, s.tile_size // 2
@@ -251,77 +377,65 @@ class _Run:
         self.scheduler = self.models.scheduler
         self.scheduler.set_timesteps(s.num_inference_steps, device="cpu")
         self.generator = torch.Generator("cpu").manual_seed(s.seed)
+        self.manifest = job.manifest
+        if "generator" in self.manifest:
+            self.generator.set_state(_bytes_to_state(self.manifest["generator"]))
         self.cfg = s.guidance_scale > 1.0
         self._rope_cache: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
-        self.store = LatentStore(state_dir, engine.latent_ram_budget, persistent=state_dir is not None)
-        self.fingerprint = self._fingerprint()
-        self.manifest = self._resume_point()
+        self.replicas = LatentStore(None, job.latent_ram_budget, persistent=False)
+        self.sharding = plan_sharding(plan_step_batches(job.clip, s, job.batch_tiles), comm.world)
+        self.exchange_plan = plan_exchange(self.sharding, self.ownership)
+        self.touched = self.sharding.touched(comm.rank)
+
+    def run(self, clip: ClipSource | None, sink: FrameSink | None) -> None:
+        try:
+            steps_before = self.manifest["steps_done"]
+            self.prepare(clip)
+            self.denoise()
+            self.decode(clip, sink)
+            self._record_stats(self.settings.num_inference_steps - steps_before)
+        finally:
+            self.replicas.close()
+
+    def _record_stats(self, steps_run: int) -> None:
+        device = self.engine.device
+        peak = torch.cuda.max_memory_allocated(device) if device.type == "cuda" else 0
+        ranks = self.comm.gather((str(device), self.comm.step_bytes_sent, peak))
+        channels = self.models.vae.config.latent_channels
+        state = sum(2 * 4 * w.latent_frames * channels * self.geometry.latent_height * self.geometry.latent_width
+                    for w in self.windows)
+        self.engine.last_run = RunStats([r[0] for r in ranks], [r[1] for r in ranks], [r[2] for r in ranks],
+                                        steps_run, state)
 
     # ------------------------------------------------------------------------- bookkeeping
 
-    def _fingerprint(self) -> str:
-        """Identifies everything the saved state depends on, so state from another job, another
-        plan, another version of this code or another kind of device is never resumed.
-
-        Offload is left out: it never changes the result.
-        """
-        clip, engine = self.clip, self.engine
-        frames = clip.frames(0)
-        try:
-            first_frame = np.ascontiguousarray(next(frames), dtype=np.float32)
-        finally:
-            _close(frames)
-        file_stats = getattr(clip, "file_stats", None)
-        identity = {
-            "code": [__version__, engine_source_digest()],
-            "device": _device_model(engine.device),
-            "dtype": str(engine.dtype),
-            "settings": {k: v for k, v in self.settings.to_dict().items() if k != "offload"},
-            "plan": repr((self.geometry, self.windows, self.tiles)),
-            "clip": [clip.num_frames, clip.height, clip.width, str(clip.fps)],
-            "files": file_stats() if callable(file_stats) else None,
-            "first_frame": hashlib.sha256(first_frame.tobytes()).hexdigest(),
-        }
-        return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
-
-    def _resume_point(self) -> dict:
-        """The saved progress of this very job, else a fresh start (after a warning if it is unusable)."""
-        fresh = {"fingerprint": self.fingerprint, "prepared": 0, "steps_done": 0, "captions": []}
-        try:
-            manifest = self.store.load_manifest()
-            if manifest is None or manifest.get("fingerprint") != self.fingerprint:
-                return fresh
-            self._check_saved(manifest)
-            self.generator.set_state(_bytes_to_state(manifest["generator"]))
-        except (ValueError, KeyError, TypeError, OSError, RuntimeError, SafetensorError) as exc:
-            log.warning("%s: the saved state cannot be used (%s); restoring this clip from the start",
-                        self.store.directory, exc)
-            self.store.clear()
-            return fresh
-        return manifest
-
-    def _check_saved(self, manifest: dict) -> None:
-        """Raise unless every file the manifest relies on is complete and its counts make sense."""
-        prepared, steps_done = int(manifest["prepared"]), int(manifest["steps_done"])
-        if not (0 <= prepared <= len(self.windows) and 0 <= steps_done <= self.settings.num_inference_steps):
-            raise ValueError(f"manifest counts out of range (prepared {prepared}, steps {steps_done})")
-        if (steps_done and prepared != len(self.windows)) or len(manifest["captions"]) != prepared:
-            raise ValueError("manifest counts disagree")
-        for window in range(prepared):
-            self.store.check(self._conditioning(window))
-            self.store.check(self._slot(window, steps_done))
-
     def _commit(self) -> None:
-        self.manifest["generator"] = _state_to_bytes(self.generator.get_state())
-        self.store.commit(self.manifest)
+        """Once every rank has written its part, rank 0 records the progress."""
+        self.comm.barrier()
+        if self.comm.rank == 0:
+            self.manifest["generator"] = _state_to_bytes(self.generator.get_state())
+            self.store.commit(self.manifest)
+
+    def _check_cancelled(self) -> None:
+        """Every rank stops together when rank 0's caller cancels."""
+        if self.comm.any_from_root(self.cancel.cancelled):
+            raise Cancelled("cancelled")
 
     def _slot(self, window: int, steps_done: int) -> str:
-        """Key of a window's evolving latents after `steps_done` steps (two slots, alternating)."""
-        return f"window{window}.slot{steps_done % 2}"
+        return _slot_key(window, steps_done)
 
     def _conditioning(self, window: int) -> str:
-        """Key of a window's fixed inputs: control latents and prompt embeddings."""
-        return f"window{window}.conditioning"
+        return _conditioning_key(window)
+
+    def _write(self, window: int, key: str, tensors: dict[str, torch.Tensor]) -> None:
+        home = self.sharding.home(window) == self.comm.rank
+        (self.store if home else self.replicas).write(key, tensors)
+
+    def _read(self, window: int, key: str) -> dict[str, torch.Tensor]:
+        """This rank's copy; a resumed rank finds windows it is not home for in the shared state_dir."""
+        if self.sharding.home(window) != self.comm.rank and key in self.replicas:
+            return self.replicas.read(key)
+        return self.store.read(key)
 
     def _report(self, phase: str, **fields) -> None:
         self.progress(
@@ -330,28 +444,74 @@ class _Run:
                 windows=len(self.windows),
                 steps=self.settings.num_inference_steps,
                 tiles=len(self.tiles),
-                frames_total=self.clip.num_frames,
+                frames_total=self.job.clip.num_frames,
                 **fields,
             )
         )
 
     # ------------------------------------------------------------------------------ prepare
 
-    def prepare(self) -> None:
-        """Encode each window not yet prepared, streaming the clip one window at a time."""
-        first = self.manifest["prepared"]
-        if first >= len(self.windows):
+    def prepare(self, clip: ClipSource | None) -> None:
+        """Encode each window not yet prepared, one window per rank at a time; rank 0 streams the clip."""
+        todo = self.windows[self.manifest["prepared"] :]
+        if not todo:
             return
-        for window, frames in _window_frames(self.clip, self.windows[first:], self._resize_input):
-            self.cancel.raise_if_cancelled()
-            self._report("encode", window=window.index)
-            captions, conditioning, latents = self._prepare_window(window, frames)
-            self.store.write(self._conditioning(window.index), conditioning)
-            self.store.write(self._slot(window.index, 0), {"latents": latents})
-            self.manifest["captions"].append(captions)
-            self.manifest["prepared"] = window.index + 1
-            self._commit()
+        world, rank = self.comm.world, self.comm.rank
+        frames = _window_frames(clip, todo, self._resize_input) if rank == 0 else None
+        try:
+            for first in range(0, len(todo), world):
+                group = todo[first : first + world]
+                self._check_cancelled()
+                pixels = self._deal_frames(frames, group)
+                encoded = None
+                for position, window in enumerate(group):
+                    if position == rank:
+                        self._report("encode", window=window.index)
+                        encoded = self._prepare_window(window, pixels)
+                    else:
+                        self._skip_prepare_draws(window)
+                self._share_prepared(group, encoded)
+                self.manifest["prepared"] = group[-1].index + 1
+                self._commit()
+        finally:
+            if frames is not None:
+                _close(frames)
         self.trace("generator_state_before_denoising", self.generator.get_state())
+
+    def _deal_frames(self, frames: Iterator | None, group: list[TemporalWindow]) -> torch.Tensor | None:
+        """Rank 0 reads the group's windows and sends window k's pixels to rank k."""
+        if self.comm.rank == 0:
+            own = None
+            for position in range(len(group)):
+                _window, pixels = next(frames)
+                if position == 0:
+                    own = pixels
+                else:
+                    self.comm.send(position, {"pixels": pixels})
+            return own
+        return self.comm.receive(0)["pixels"] if self.comm.rank < len(group) else None
+
+    def _share_prepared(self, group: list[TemporalWindow], encoded: tuple | None) -> None:
+        """Window k's encoding goes from rank k to every rank evaluating its tiles; captions to all."""
+        rank = self.comm.rank
+        for position, window in enumerate(group):
+            ranks = [r for r in range(self.comm.world) if window.index in self.sharding.touched(r)]
+            tensors = None
+            if position == rank:
+                _captions, conditioning, latents = encoded
+                tensors = {**conditioning, "latents": latents}
+                for destination in ranks:
+                    if destination != rank:
+                        self.comm.send(destination, tensors)
+            elif rank in ranks:
+                tensors = self.comm.receive(position)
+            if tensors is not None and rank in ranks:
+                latents = tensors.pop("latents")
+                self._write(window.index, self._conditioning(window.index), tensors)
+                self._write(window.index, self._slot(window.index, 0), {"latents": latents})
+        mine = encoded[0] if encoded is not None else None
+        for captions in self.comm.gather(mine)[: len(group)]:
+            self.manifest["captions"].append(captions)
 
     def _resize_input(self, frame: np.ndarray) -> torch.Tensor:
         return resize_frame(frame, self.geometry)
@@ -379,13 +539,22 @@ class _Run:
         }
         return captions, conditioning, latents
 
+    def _skip_prepare_draws(self, window: TemporalWindow) -> None:
+        """Draw (and drop) what `_prepare_window` draws for a window another rank encodes."""
+        vae, g = self.models.vae, self.geometry
+        channels = vae.config.latent_channels
+        encoded_frames = (window.padded_frames - 1) // VAE_TEMPORAL + 1
+        torch.randn((1, channels, encoded_frames, g.latent_height, g.latent_width), generator=self.generator,
+                    dtype=vae.dtype)
+        torch.randn((1, window.latent_frames, channels, g.latent_height, g.latent_width), generator=self.generator)
+
     def _caption(self, video: torch.Tensor) -> list[str]:
         """One caption per pixel tile (the latent tiling, scaled to pixels), row-major."""
         size = self.settings.tile_size * VAE_SPATIAL
         tiles = plan_tiles_2d(video.shape[2], video.shape[3], size, size // 2)
-        fps = float(self.clip.fps)
+        fps = float(self.job.clip.fps)
         return [
-            self.job.captioner.caption(video[:, :, t.rows.start : t.rows.stop, t.cols.start : t.cols.stop], fps)
+            self.captioner.caption(video[:, :, t.rows.start : t.rows.stop, t.cols.start : t.cols.stop], fps)
             for t in tiles
         ]
 
@@ -422,74 +591,108 @@ class _Run:
     # ------------------------------------------------------------------------------ denoise
 
     def denoise(self) -> None:
+        """Per step: this rank's batches in draw order, then the exchange, then the window merge."""
         steps = self.settings.num_inference_steps
+        mine = set(self.sharding.batches_by_rank[self.comm.rank])
+        last_unit = {unit[0]: unit for unit in self.sharding.units(self.comm.rank)}
         for step in range(self.manifest["steps_done"], steps):
-            for window in self.windows:
-                state = self.store.read(self._slot(window.index, step))
-                conditioning = self.store.read(self._conditioning(window.index))
-                latents, x0 = self._denoise_window(window.index, step, state, conditioning)
-                self.store.write(self._slot(window.index, step + 1), {"latents": latents, "previous_x0": x0})
-            self._merge_windows(step + 1)
+            self._check_cancelled()
+            open_windows: dict[int, tuple[dict, dict, dict]] = {}
+            for index, batch in enumerate(self.sharding.batches):
+                if index not in mine:
+                    for unit in batch:
+                        self._skip_solver_draws(unit, step)
+                    continue
+                for window, _tile in batch:
+                    if window not in open_windows:
+                        open_windows[window] = self._open_window(window, step)
+                predictions = self._evaluate(batch, step, open_windows)
+                for unit, noise_pred in zip(batch, predictions, strict=True):
+                    self._step_unit(unit, step, noise_pred, open_windows[unit[0]])
+                    if last_unit[unit[0]] == unit:
+                        _state, _conditioning, new = open_windows.pop(unit[0])
+                        self.replicas.write(self._next(unit[0]), new)
+            self._exchange_tiles()
+            self._merge_windows()
+            for window in self.touched:
+                self._write(window, self._slot(window, step + 1), self.replicas.read(self._next(window)))
             self.manifest["steps_done"] = step + 1
             self._commit()
-        for window in self.windows:
-            self.trace(
-                f"window{window.index}.final_latents", self.store.read(self._slot(window.index, steps))["latents"]
-            )
+        for window in self.touched:
+            self.trace(f"window{window}.final_latents", self._read(window, self._slot(window, steps))["latents"])
 
-    def _denoise_window(
-        self, window: int, step: int, state: dict, conditioning: dict
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+    def _next(self, window: int) -> str:
+        """Scratch key of a window's latents being assembled during a step."""
+        return f"window{window}.next"
+
+    def _open_window(self, window: int, step: int) -> tuple[dict, dict, dict]:
+        state = self._read(window, self._slot(window, step))
         latents = state["latents"]
-        previous_x0 = state.get("previous_x0")
-        joined = torch.zeros_like(latents)
-        joined_x0 = torch.zeros_like(latents)
-        weights = torch.zeros_like(latents)
-        for index, tile in enumerate(self.tiles):
-            self._report("denoise", window=window, step=step, tile=index)
-            self.cancel.raise_if_cancelled()
-            region = _region(tile)
-            new_latents, x0 = self._denoise_tile(
-                latents[region],
-                conditioning["control_latents"][region],
-                None if previous_x0 is None else previous_x0[region],
-                conditioning["prompt_embeds"][index : index + 1],
-                conditioning["negative_prompt_embeds"][index : index + 1],
-                step,
-            )
-            weight = _ownership_weights(tile, latents[region].shape)
-            joined[region] += new_latents * weight
-            joined_x0[region] += x0 * weight
-            weights[region] += weight
-        return joined / weights, joined_x0 / weights
+        new = {"latents": torch.zeros_like(latents), "previous_x0": torch.zeros_like(latents)}
+        return state, self._read(window, self._conditioning(window)), new
 
-    def _denoise_tile(self, latents, control, previous_x0, positive, negative, step):
+    def _evaluate(self, batch: list[Unit], step: int, open_windows: dict) -> list[torch.Tensor]:
+        """One guided forward pass of controlnet + transformer over a batch of equal-shape tiles."""
         device, dtype = self.engine.device, self.engine.dtype
         timestep = self.scheduler.timesteps[step]
-        batch = 2 if self.cfg else 1
-        text = torch.cat([negative, positive]) if self.cfg else positive
-        model_latents = self.scheduler.scale_model_input(latents, timestep).repeat(batch, 1, 1, 1, 1)
-        model_control = control.repeat(batch, 1, 1, 1, 1)
-        rope = self._rope(latents.shape)
+        latents, controls, texts = [], [], []
+        for window, tile_index in batch:
+            state, conditioning, _new = open_windows[window]
+            region = _region(self.tiles[tile_index])
+            self._report("denoise", window=window, step=step, tile=tile_index)
+            if self.comm.world == 1:
+                self.cancel.raise_if_cancelled()
+            copies = 2 if self.cfg else 1
+            scaled = self.scheduler.scale_model_input(state["latents"][region], timestep)
+            latents.append(scaled.repeat(copies, 1, 1, 1, 1))
+            controls.append(conditioning["control_latents"][region].repeat(copies, 1, 1, 1, 1))
+            positive = conditioning["prompt_embeds"][tile_index : tile_index + 1]
+            negative = conditioning["negative_prompt_embeds"][tile_index : tile_index + 1]
+            texts.append(torch.cat([negative, positive]) if self.cfg else positive)
+        model_latents, model_control, text = (torch.cat(x).to(device, dtype) for x in (latents, controls, texts))
+        rope = self._rope(model_latents.shape)
         t = timestep.reshape(1).to(device)
-        model_latents, model_control, text = (x.to(device, dtype) for x in (model_latents, model_control, text))
         control_states = self.models.controlnet(model_latents, text, model_control, t, rope)
         noise_pred = self.models.transformer(
             torch.cat([model_latents, model_control], dim=2), text, t, rope, control_states
         ).to("cpu", torch.float32)
-        if self.cfg:
-            uncond, cond = noise_pred.chunk(2)
-            noise_pred = uncond + self.settings.guidance_scale * (cond - uncond)
-        return solver_step(
+        predictions = []
+        for unit_pred in noise_pred.chunk(len(batch)):
+            if self.cfg:
+                uncond, cond = unit_pred.chunk(2)
+                unit_pred = uncond + self.settings.guidance_scale * (cond - uncond)
+            predictions.append(unit_pred)
+        return predictions
+
+    def _step_unit(self, unit: Unit, step: int, noise_pred: torch.Tensor, opened: tuple[dict, dict, dict]) -> None:
+        """The solver step of one tile; its owned region goes into the window's new state."""
+        state, conditioning, new = opened
+        tile = self.tiles[unit[1]]
+        region = _region(tile)
+        previous_x0 = state.get("previous_x0")
+        latents, x0 = solver_step(
             self.scheduler,
             noise_pred,
-            latents,
-            previous_x0,
+            state["latents"][region],
+            None if previous_x0 is None else previous_x0[region],
             step,
             self.generator,
-            control,
+            conditioning["control_latents"][region],
             self.settings.restoration_guidance_scale,
         )
+        owned, local = _owned_region(tile)
+        new["latents"][owned] = latents[local]
+        new["previous_x0"][owned] = x0[local]
+
+    def _skip_solver_draws(self, unit: Unit, step: int) -> None:
+        """Draw (and drop) what the solver draws for a tile another rank evaluates."""
+        window, tile = self.windows[unit[0]], self.tiles[unit[1]]
+        zeros = torch.zeros(
+            1, window.latent_frames, self.models.vae.config.latent_channels, tile.rows.stop - tile.rows.start,
+            tile.cols.stop - tile.cols.start,
+        )
+        solver_step(self.scheduler, zeros, zeros, zeros if step > 0 else None, step, self.generator, zeros,
+                    self.settings.restoration_guidance_scale)
 
     def _rope(self, shape: torch.Size) -> tuple[torch.Tensor, torch.Tensor]:
         """RoPE depends only on the tile's latent shape; a clip has a handful of shapes."""
@@ -498,46 +701,138 @@ class _Run:
             self._rope_cache[key] = _rotary_embedding(shape, self.models.transformer.config, self.engine.device)
         return self._rope_cache[key]
 
-    def _merge_windows(self, steps_done: int) -> None:
+    def _transfer(self, kind: str, pack, unpack) -> None:
+        """Send this rank's pieces of one kind and apply the ones it receives, in plan order."""
+        rank = self.comm.rank
+        outgoing, incoming = {}, {}
+        for (source, destination), pieces in self.exchange_plan.items():
+            pieces = [p for p in pieces if p.kind == kind]
+            if not pieces:
+                continue
+            if source == rank:
+                outgoing[destination] = torch.cat([t.reshape(-1) for p in pieces for t in pack(p)])
+            elif destination == rank:
+                incoming[source] = (pieces, sum(2 * math.prod(self._piece_shape(p)) for p in pieces))
+        received = self.comm.exchange(outgoing, {source: numel for source, (_p, numel) in incoming.items()})
+        for source, buffer in received.items():
+            offset = 0
+            for piece in incoming[source][0]:
+                shape = self._piece_shape(piece)
+                size = math.prod(shape)
+                latents = buffer[offset : offset + size].reshape(shape)
+                x0 = buffer[offset + size : offset + 2 * size].reshape(shape)
+                offset += 2 * size
+                unpack(piece, latents, x0)
+
+    def _piece_shape(self, piece: Piece) -> tuple[int, ...]:
+        channels, g = self.models.vae.config.latent_channels, self.geometry
+        if piece.kind == "frame":
+            return (1, 1, channels, g.latent_height, g.latent_width)
+        tile = self.tiles[piece.index]
+        frames = self.windows[piece.window].latent_frames
+        return (1, frames, channels, tile.rows.own_stop - tile.rows.own_start, tile.cols.own_stop - tile.cols.own_start)
+
+    def _exchange_tiles(self) -> None:
+        """Ranks sharing a window swap the owned regions of the tiles each evaluated."""
+
+        def pack(piece: Piece) -> tuple[torch.Tensor, torch.Tensor]:
+            new = self.replicas.read(self._next(piece.window))
+            owned, _local = _owned_region(self.tiles[piece.index])
+            return new["latents"][owned], new["previous_x0"][owned]
+
+        def unpack(piece: Piece, latents: torch.Tensor, x0: torch.Tensor) -> None:
+            new = self.replicas.read(self._next(piece.window))
+            owned, _local = _owned_region(self.tiles[piece.index])
+            new["latents"][owned], new["previous_x0"][owned] = latents, x0
+            self.replicas.write(self._next(piece.window), new)
+
+        self._transfer("tile", pack, unpack)
+
+    def _merge_windows(self) -> None:
         """Each window takes the latents (and x0) of every latent frame another window owns."""
-        for window, copies in zip(self.windows, self.ownership, strict=True):
+        frames: dict[tuple[int, int], tuple[torch.Tensor, torch.Tensor]] = {}
+
+        def pack(piece: Piece) -> tuple[torch.Tensor, torch.Tensor]:
+            new = self.replicas.read(self._next(piece.window))
+            return new["latents"][:, piece.index], new["previous_x0"][:, piece.index]
+
+        def unpack(piece: Piece, latents: torch.Tensor, x0: torch.Tensor) -> None:
+            frames[(piece.window, piece.index)] = (latents[:, 0], x0[:, 0])
+
+        self._transfer("frame", pack, unpack)
+        for window in self.touched:
+            copies = self.ownership[window]
             if not copies:
                 continue
-            state = self.store.read(self._slot(window.index, steps_done))
-            owners = {c.owner: self.store.read(self._slot(c.owner, steps_done)) for c in copies}
+            state = self.replicas.read(self._next(window))
             for copy in copies:
-                for name in ("latents", "previous_x0"):
-                    state[name][:, copy.local] = owners[copy.owner][name][:, copy.owner_local]
-            self.store.write(self._slot(window.index, steps_done), state)
+                if copy.owner in self.touched:
+                    owner = self.replicas.read(self._next(copy.owner))
+                    source = (owner["latents"][:, copy.owner_local], owner["previous_x0"][:, copy.owner_local])
+                else:
+                    source = frames[(copy.owner, copy.owner_local)]
+                state["latents"][:, copy.local], state["previous_x0"][:, copy.local] = source
+            self.replicas.write(self._next(window), state)
 
     # ------------------------------------------------------------------------------- decode
 
-    def decode(self, sink: FrameSink, first_unwritten_frame: int) -> None:
-        """Decode, trim, colour-fix and emit every window not yet written, re-reading only its frames."""
-        todo = [w for w in self.windows if w.keep_stop > first_unwritten_frame]
+    def decode(self, clip: ClipSource | None, sink: FrameSink | None) -> None:
+        """Decode every window not yet written, one per rank at a time; rank 0 colour-fixes and emits."""
+        first_unwritten = self.job.first_unwritten_frame
+        todo = [w for w in self.windows if w.keep_stop > first_unwritten]
         if not todo:
             return
-        source = self.clip.frames(max(todo[0].keep_start, first_unwritten_frame))
+        rank, world = self.comm.rank, self.comm.world
+        source = clip.frames(max(todo[0].keep_start, first_unwritten)) if rank == 0 else None
         try:
-            references = (self._resize_input(frame) for frame in source)
-            for window in todo:
-                self._emit_window(window, references, sink, max(window.keep_start, first_unwritten_frame))
+            references = (self._resize_input(frame) for frame in source) if source is not None else None
+            for first in range(0, len(todo), world):
+                group = todo[first : first + world]
+                self._check_cancelled()
+                latents = self._deal_final_latents(group)
+                kept = None
+                if rank < len(group):
+                    window = group[rank]
+                    start = max(window.keep_start, first_unwritten)
+                    self._report("decode", window=window.index, step=self.settings.num_inference_steps,
+                                 frames_done=start)
+                    frames = self._decode_window(window, latents)
+                    kept = frames[start - window.start : window.keep_stop - window.start]
+                for position, window in enumerate(group):
+                    if position and rank == position:
+                        self.comm.send(0, {"frames": kept})
+                    if rank == 0:
+                        frames = kept if position == 0 else self.comm.receive(position)["frames"]
+                        self._emit(window, frames, references, sink, max(window.keep_start, first_unwritten))
         finally:
-            _close(source)
+            if source is not None:
+                _close(source)
 
-    def _emit_window(self, window: TemporalWindow, references: Iterator[torch.Tensor], sink: FrameSink, start: int):
-        steps = self.settings.num_inference_steps
-        self._report("decode", window=window.index, step=steps, frames_done=start)
-        self.cancel.raise_if_cancelled()
-        frames = self._decode_window(window, self.store.read(self._slot(window.index, steps))["latents"])
-        kept = frames[start - window.start : window.keep_stop - window.start]
+    def _deal_final_latents(self, group: list[TemporalWindow]) -> torch.Tensor | None:
+        """Rank k decodes window k of the group; it gets the final latents from the window's home."""
+        rank, steps = self.comm.rank, self.settings.num_inference_steps
+        mine = None
+        for position, window in enumerate(group):
+            home = self.sharding.home(window.index)
+            key = self._slot(window.index, steps)
+            if position == rank and window.index in self.touched:
+                mine = self._read(window.index, key)["latents"]
+            elif position == rank:
+                mine = self.comm.receive(home)["latents"]
+            elif home == rank and window.index not in self.sharding.touched(position):
+                self.comm.send(position, {"latents": self._read(window.index, key)["latents"]})
+        return mine
+
+    def _emit(self, window: TemporalWindow, kept: torch.Tensor, references: Iterator[torch.Tensor],
+              sink: FrameSink, start: int) -> None:
         reference = torch.stack([next(references) for _ in range(len(kept))])
         self.trace(f"window{window.index}.kept_raw", kept)
         fixed = color_fix(kept, reference, self.settings.color_fix).permute(0, 2, 3, 1).numpy()
-        if self.job.text_fixer is not None:
-            fixed = self.job.text_fixer.apply(fixed, reference.permute(0, 2, 3, 1).numpy())
+        if self.text_fixer is not None:
+            fixed = self.text_fixer.apply(fixed, reference.permute(0, 2, 3, 1).numpy())
         sink.write_segment(start, fixed)
-        self._report("decode", window=window.index, step=steps, frames_done=window.keep_stop)
+        self._report("decode", window=window.index, step=self.settings.num_inference_steps,
+                     frames_done=window.keep_stop)
 
     def _decode_window(self, window: TemporalWindow, latents: torch.Tensor) -> torch.Tensor:
         """Latents -> the window's frames [frames, 3, out_h, out_w] in [0, 1]."""
@@ -611,12 +906,82 @@ def _region(tile: Tile2D) -> tuple[slice, ...]:
     )
 
 
-def _ownership_weights(tile: Tile2D, shape: torch.Size) -> torch.Tensor:
-    weight = torch.zeros(shape)
-    rows = slice(tile.rows.own_start - tile.rows.start, tile.rows.own_stop - tile.rows.start)
-    cols = slice(tile.cols.own_start - tile.cols.start, tile.cols.own_stop - tile.cols.start)
-    weight[:, :, :, rows, cols] = 1
-    return weight
+def _owned_region(tile: Tile2D) -> tuple[tuple[slice, ...], tuple[slice, ...]]:
+    """(in the window, in the tile): where the tile's weight is 1. Owned regions partition a window,
+    so joining tiles is copying each tile's owned region (the reference's 0/1-weighted average)."""
+    rows, cols = tile.rows, tile.cols
+    in_window = (slice(None), slice(None), slice(None), slice(rows.own_start, rows.own_stop),
+                 slice(cols.own_start, cols.own_stop))
+    in_tile = (slice(None), slice(None), slice(None), slice(rows.own_start - rows.start, rows.own_stop - rows.start),
+               slice(cols.own_start - cols.start, cols.own_stop - cols.start))
+    return in_window, in_tile
+
+
+def _fingerprint(clip: ClipSource, settings: RestoreSettings, engine: VividVREngine) -> str:
+    """Identifies everything the saved state depends on, so state from another job, another
+    plan, another version of this code or another kind of device is never resumed.
+
+    Offload is left out: it never changes the result; so is the worker count (see `sharding`).
+    """
+    geometry = plan_geometry(clip.height, clip.width, settings)
+    windows = plan_windows(clip.num_frames, settings.num_temporal_process_frames)
+    tiles = plan_tiles_2d(geometry.latent_height, geometry.latent_width, settings.tile_size, settings.tile_size // 2)
+    frames = clip.frames(0)
+    try:
+        first_frame = np.ascontiguousarray(next(frames), dtype=np.float32)
+    finally:
+        _close(frames)
+    file_stats = getattr(clip, "file_stats", None)
+    identity = {
+        "code": [__version__, engine_source_digest()],
+        "device": _device_model(engine.device),
+        "dtype": str(engine.dtype),
+        "settings": {k: v for k, v in settings.to_dict().items() if k != "offload"},
+        "plan": repr((geometry, windows, tiles)),
+        "clip": [clip.num_frames, clip.height, clip.width, str(clip.fps)],
+        "files": file_stats() if callable(file_stats) else None,
+        "first_frame": hashlib.sha256(first_frame.tobytes()).hexdigest(),
+    }
+    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
+
+
+def _resume_point(store: LatentStore, fingerprint: str, settings: RestoreSettings, windows: int) -> dict:
+    """The saved progress of this very job, else a fresh start (after a warning if it is unusable)."""
+    fresh = {"fingerprint": fingerprint, "prepared": 0, "steps_done": 0, "captions": []}
+    try:
+        manifest = store.load_manifest()
+        if manifest is None or manifest.get("fingerprint") != fingerprint:
+            return fresh
+        _check_saved(store, manifest, settings, windows)
+        torch.Generator("cpu").set_state(_bytes_to_state(manifest["generator"]))  # a usable random state
+    except (ValueError, KeyError, TypeError, OSError, RuntimeError, SafetensorError) as exc:
+        log.warning("%s: the saved state cannot be used (%s); restoring this clip from the start",
+                    store.directory, exc)
+        store.clear()
+        return fresh
+    return manifest
+
+
+def _check_saved(store: LatentStore, manifest: dict, settings: RestoreSettings, windows: int) -> None:
+    """Raise unless every file the manifest relies on is complete and its counts make sense."""
+    prepared, steps_done = int(manifest["prepared"]), int(manifest["steps_done"])
+    if not (0 <= prepared <= windows and 0 <= steps_done <= settings.num_inference_steps):
+        raise ValueError(f"manifest counts out of range (prepared {prepared}, steps {steps_done})")
+    if (steps_done and prepared != windows) or len(manifest["captions"]) != prepared:
+        raise ValueError("manifest counts disagree")
+    for window in range(prepared):
+        store.check(_conditioning_key(window))
+        store.check(_slot_key(window, steps_done))
+
+
+def _slot_key(window: int, steps_done: int) -> str:
+    """Key of a window's evolving latents after `steps_done` steps (two slots, alternating)."""
+    return f"window{window}.slot{steps_done % 2}"
+
+
+def _conditioning_key(window: int) -> str:
+    """Key of a window's fixed inputs: control latents and prompt embeddings."""
+    return f"window{window}.conditioning"
 
 
 def _rotary_embedding(shape: torch.Size, config, device) -> tuple[torch.Tensor, torch.Tensor]:

@@ -29,6 +29,7 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -145,6 +146,7 @@ def restore_clip(
     cancel: CancelToken | None = None,
     state_dir: Path | None = None,
     on_segment: SegmentCallback | None = None,
+    devices: Sequence[str] | None = None,
 ) -> RestoreResult:
     """Restore `spec.frames` of `spec.input` with `engine` and this job's `settings` into `spec.output`.
 
@@ -152,7 +154,8 @@ def restore_clip(
     frames and its files in the staging folder (final names appear only when all are done).
     Raises MediaError / SettingsError (one line, naming the file) for bad input or output,
     Cancelled when `cancel` fires (finished segments stay staged in `state_dir`), and whatever
-    the engine raises (e.g. CheckpointError).
+    the engine raises (e.g. CheckpointError). `devices` spreads the job over several devices
+    (engines that can, i.e. vividvr; see `VividVREngine.restore`).
     """
     started = time.monotonic()
     media = open_media(spec.input)
@@ -173,8 +176,10 @@ def restore_clip(
         workspace = Workspace(folder, fingerprint)
         sink = SegmentSink(target, workspace, transform, frames.first, (height, width), info.fps, on_segment)
         engine_state = None if state_dir is None else Path(state_dir) / "engine"
+        spread = {"devices": devices} if devices else {}
         engine.restore(
-            clip, sink, settings, progress, state_dir=engine_state, first_unwritten_frame=sink.written, cancel=cancel
+            clip, sink, settings, progress, state_dir=engine_state, first_unwritten_frame=sink.written, cancel=cancel,
+            **spread,
         )
         if sink.written != frames.count:
             raise MediaError(f"{spec.output}: engine produced {sink.written} of {frames.count} frames")

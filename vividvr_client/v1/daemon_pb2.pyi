@@ -7,6 +7,12 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class Placement(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PLACEMENT_UNSPECIFIED: _ClassVar[Placement]
+    PLACEMENT_ONE_DEVICE: _ClassVar[Placement]
+    PLACEMENT_ALL_IDLE_DEVICES: _ClassVar[Placement]
+
 class JobState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     JOB_STATE_UNSPECIFIED: _ClassVar[JobState]
@@ -24,6 +30,10 @@ class ErrorCode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ERROR_CODE_CHECKPOINT: _ClassVar[ErrorCode]
     ERROR_CODE_OUT_OF_MEMORY: _ClassVar[ErrorCode]
     ERROR_CODE_INTERNAL: _ClassVar[ErrorCode]
+    ERROR_CODE_DEVICE_WORKER: _ClassVar[ErrorCode]
+PLACEMENT_UNSPECIFIED: Placement
+PLACEMENT_ONE_DEVICE: Placement
+PLACEMENT_ALL_IDLE_DEVICES: Placement
 JOB_STATE_UNSPECIFIED: JobState
 JOB_STATE_QUEUED: JobState
 JOB_STATE_RUNNING: JobState
@@ -36,6 +46,7 @@ ERROR_CODE_SETTINGS: ErrorCode
 ERROR_CODE_CHECKPOINT: ErrorCode
 ERROR_CODE_OUT_OF_MEMORY: ErrorCode
 ERROR_CODE_INTERNAL: ErrorCode
+ERROR_CODE_DEVICE_WORKER: ErrorCode
 
 class Source(_message.Message):
     __slots__ = ("otio_clip_json", "media_path", "frames", "handle_frames_before", "handle_frames_after")
@@ -96,20 +107,48 @@ class EngineSettings(_message.Message):
     def __init__(self, engine: _Optional[str] = ..., num_inference_steps: _Optional[int] = ..., guidance_scale: _Optional[float] = ..., restoration_guidance_scale: _Optional[float] = ..., upscale: _Optional[float] = ..., short_side: _Optional[int] = ..., tile_size: _Optional[int] = ..., num_temporal_process_frames: _Optional[int] = ..., seed: _Optional[int] = ..., caption: _Optional[str] = ..., color_fix: _Optional[str] = ..., textfix: _Optional[bool] = ..., offload: _Optional[str] = ...) -> None: ...
 
 class RestoreRequest(_message.Message):
-    __slots__ = ("source", "output", "settings", "priority", "cancel_on_disconnect", "label")
+    __slots__ = ("source", "output", "settings", "priority", "cancel_on_disconnect", "label", "placement")
     SOURCE_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_FIELD_NUMBER: _ClassVar[int]
     SETTINGS_FIELD_NUMBER: _ClassVar[int]
     PRIORITY_FIELD_NUMBER: _ClassVar[int]
     CANCEL_ON_DISCONNECT_FIELD_NUMBER: _ClassVar[int]
     LABEL_FIELD_NUMBER: _ClassVar[int]
+    PLACEMENT_FIELD_NUMBER: _ClassVar[int]
     source: Source
     output: OutputSpec
     settings: EngineSettings
     priority: int
     cancel_on_disconnect: bool
     label: str
-    def __init__(self, source: _Optional[_Union[Source, _Mapping]] = ..., output: _Optional[_Union[OutputSpec, _Mapping]] = ..., settings: _Optional[_Union[EngineSettings, _Mapping]] = ..., priority: _Optional[int] = ..., cancel_on_disconnect: _Optional[bool] = ..., label: _Optional[str] = ...) -> None: ...
+    placement: Placement
+    def __init__(self, source: _Optional[_Union[Source, _Mapping]] = ..., output: _Optional[_Union[OutputSpec, _Mapping]] = ..., settings: _Optional[_Union[EngineSettings, _Mapping]] = ..., priority: _Optional[int] = ..., cancel_on_disconnect: _Optional[bool] = ..., label: _Optional[str] = ..., placement: _Optional[_Union[Placement, str]] = ...) -> None: ...
+
+class JobEstimate(_message.Message):
+    __slots__ = ("bytes_per_device", "device", "available_bytes", "fits", "advice", "terms", "warnings")
+    BYTES_PER_DEVICE_FIELD_NUMBER: _ClassVar[int]
+    DEVICE_FIELD_NUMBER: _ClassVar[int]
+    AVAILABLE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    FITS_FIELD_NUMBER: _ClassVar[int]
+    ADVICE_FIELD_NUMBER: _ClassVar[int]
+    TERMS_FIELD_NUMBER: _ClassVar[int]
+    WARNINGS_FIELD_NUMBER: _ClassVar[int]
+    bytes_per_device: int
+    device: str
+    available_bytes: int
+    fits: bool
+    advice: str
+    terms: _containers.RepeatedCompositeFieldContainer[EstimateTerm]
+    warnings: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, bytes_per_device: _Optional[int] = ..., device: _Optional[str] = ..., available_bytes: _Optional[int] = ..., fits: _Optional[bool] = ..., advice: _Optional[str] = ..., terms: _Optional[_Iterable[_Union[EstimateTerm, _Mapping]]] = ..., warnings: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class EstimateTerm(_message.Message):
+    __slots__ = ("name", "bytes")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    BYTES_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    bytes: int
+    def __init__(self, name: _Optional[str] = ..., bytes: _Optional[int] = ...) -> None: ...
 
 class SubmitJobResponse(_message.Message):
     __slots__ = ("job_id", "queue_position")
@@ -158,7 +197,7 @@ class GetServerStatusRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class Job(_message.Message):
-    __slots__ = ("id", "state", "label", "priority", "request", "created_time", "started_time", "finished_time", "queue_position", "device", "first_frame", "last_frame", "output_path", "last_seq", "progress", "completed", "failed")
+    __slots__ = ("id", "state", "label", "priority", "request", "created_time", "started_time", "finished_time", "queue_position", "device", "first_frame", "last_frame", "output_path", "last_seq", "progress", "completed", "failed", "devices")
     ID_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     LABEL_FIELD_NUMBER: _ClassVar[int]
@@ -176,6 +215,7 @@ class Job(_message.Message):
     PROGRESS_FIELD_NUMBER: _ClassVar[int]
     COMPLETED_FIELD_NUMBER: _ClassVar[int]
     FAILED_FIELD_NUMBER: _ClassVar[int]
+    DEVICES_FIELD_NUMBER: _ClassVar[int]
     id: str
     state: JobState
     label: str
@@ -193,7 +233,8 @@ class Job(_message.Message):
     progress: Progress
     completed: Completed
     failed: Failed
-    def __init__(self, id: _Optional[str] = ..., state: _Optional[_Union[JobState, str]] = ..., label: _Optional[str] = ..., priority: _Optional[int] = ..., request: _Optional[_Union[RestoreRequest, _Mapping]] = ..., created_time: _Optional[float] = ..., started_time: _Optional[float] = ..., finished_time: _Optional[float] = ..., queue_position: _Optional[int] = ..., device: _Optional[str] = ..., first_frame: _Optional[int] = ..., last_frame: _Optional[int] = ..., output_path: _Optional[str] = ..., last_seq: _Optional[int] = ..., progress: _Optional[_Union[Progress, _Mapping]] = ..., completed: _Optional[_Union[Completed, _Mapping]] = ..., failed: _Optional[_Union[Failed, _Mapping]] = ...) -> None: ...
+    devices: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, id: _Optional[str] = ..., state: _Optional[_Union[JobState, str]] = ..., label: _Optional[str] = ..., priority: _Optional[int] = ..., request: _Optional[_Union[RestoreRequest, _Mapping]] = ..., created_time: _Optional[float] = ..., started_time: _Optional[float] = ..., finished_time: _Optional[float] = ..., queue_position: _Optional[int] = ..., device: _Optional[str] = ..., first_frame: _Optional[int] = ..., last_frame: _Optional[int] = ..., output_path: _Optional[str] = ..., last_seq: _Optional[int] = ..., progress: _Optional[_Union[Progress, _Mapping]] = ..., completed: _Optional[_Union[Completed, _Mapping]] = ..., failed: _Optional[_Union[Failed, _Mapping]] = ..., devices: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Queued(_message.Message):
     __slots__ = ("position",)
@@ -202,16 +243,18 @@ class Queued(_message.Message):
     def __init__(self, position: _Optional[int] = ...) -> None: ...
 
 class Started(_message.Message):
-    __slots__ = ("device", "resumed", "first_frame", "last_frame")
+    __slots__ = ("device", "resumed", "first_frame", "last_frame", "devices")
     DEVICE_FIELD_NUMBER: _ClassVar[int]
     RESUMED_FIELD_NUMBER: _ClassVar[int]
     FIRST_FRAME_FIELD_NUMBER: _ClassVar[int]
     LAST_FRAME_FIELD_NUMBER: _ClassVar[int]
+    DEVICES_FIELD_NUMBER: _ClassVar[int]
     device: str
     resumed: bool
     first_frame: int
     last_frame: int
-    def __init__(self, device: _Optional[str] = ..., resumed: _Optional[bool] = ..., first_frame: _Optional[int] = ..., last_frame: _Optional[int] = ...) -> None: ...
+    devices: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, device: _Optional[str] = ..., resumed: _Optional[bool] = ..., first_frame: _Optional[int] = ..., last_frame: _Optional[int] = ..., devices: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Progress(_message.Message):
     __slots__ = ("phase", "window", "windows", "step", "steps", "frames_done", "frames_total", "fraction", "eta_seconds")

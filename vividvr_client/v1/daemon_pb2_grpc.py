@@ -69,6 +69,11 @@ class RestorerStub:
                 request_serializer=vividvr__client_dot_v1_dot_daemon__pb2.GetServerStatusRequest.SerializeToString,
                 response_deserializer=vividvr__client_dot_v1_dot_daemon__pb2.ServerStatus.FromString,
                 _registered_method=True)
+        self.EstimateJob = channel.unary_unary(
+                '/vividvr.v1.Restorer/EstimateJob',
+                request_serializer=vividvr__client_dot_v1_dot_daemon__pb2.RestoreRequest.SerializeToString,
+                response_deserializer=vividvr__client_dot_v1_dot_daemon__pb2.JobEstimate.FromString,
+                _registered_method=True)
 
 
 class RestorerServicer:
@@ -121,6 +126,14 @@ class RestorerServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def EstimateJob(self, request, context):
+        """Check a request as SubmitJob would and return its memory estimate, without queueing anything.
+        Refusals other than memory (paths, media, settings) answer with the same status codes.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RestorerServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -158,6 +171,11 @@ def add_RestorerServicer_to_server(servicer, server):
                     servicer.GetServerStatus,
                     request_deserializer=vividvr__client_dot_v1_dot_daemon__pb2.GetServerStatusRequest.FromString,
                     response_serializer=vividvr__client_dot_v1_dot_daemon__pb2.ServerStatus.SerializeToString,
+            ),
+            'EstimateJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.EstimateJob,
+                    request_deserializer=vividvr__client_dot_v1_dot_daemon__pb2.RestoreRequest.FromString,
+                    response_serializer=vividvr__client_dot_v1_dot_daemon__pb2.JobEstimate.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -349,6 +367,33 @@ class Restorer:
             '/vividvr.v1.Restorer/GetServerStatus',
             vividvr__client_dot_v1_dot_daemon__pb2.GetServerStatusRequest.SerializeToString,
             vividvr__client_dot_v1_dot_daemon__pb2.ServerStatus.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EstimateJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vividvr.v1.Restorer/EstimateJob',
+            vividvr__client_dot_v1_dot_daemon__pb2.RestoreRequest.SerializeToString,
+            vividvr__client_dot_v1_dot_daemon__pb2.JobEstimate.FromString,
             options,
             channel_credentials,
             insecure,
