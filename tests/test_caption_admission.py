@@ -30,10 +30,12 @@ def _submit_code(client: DaemonClient, request) -> grpc.StatusCode | None:  # ty
 
 
 def test_daemon_refuses_an_uncaptioned_vividvr_job_with_failed_precondition_until_the_captioner_is_there(
-    tmp_path: Path,
+    reference_checkpoints: Path, tmp_path: Path
 ) -> None:
     checkpoints = tmp_path / "checkpoints"
     checkpoints.mkdir()
+    for part in ("CogVideoX1.5-5B", "Vivid-VR"):  # the diffusion models are there; only the captioner is not
+        (checkpoints / part).symlink_to(reference_checkpoints / part)
     daemon = start_daemon(tmp_path, checkpoints=checkpoints, memory_limit_gib=10_000.0)
     movie = make_media(tmp_path, frames=4)
     out = str(tmp_path / "out")
