@@ -17,12 +17,14 @@ COMMAND_MODULES = [
     "vividvr_cli.daemon_command",
     "vividvr_cli.plugins_command",
     "vividvr_cli.nuke_command",
+    "vividvr_cli.reel_command",
 ]
 
 EXAMPLES = """\
 examples:
   vividvr restore plate.mov --output restored.mov --engine preview --upscale 2
   vividvr restore shot.####.exr --output out/shot.####.exr --frames 1001-1100
+  vividvr reel restore edit.otio --output-dir restored/ --media-root /shots --handles 12
   python -m vividvr_engine.conformance ../shared/reference/vectors --checkpoints ../shared/reference/checkpoints
 """
 

@@ -1,0 +1,120 @@
+"""`vividvr reel restore` end to end: a 3-clip edit as OTIO, EDL and FCP XML comes back conformed.
+
+The preview engine at scale 1 is the identity, so every conformed clip must show exactly the
+frame indices its original showed, read from the bars of the restored media.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import opentimelineio as otio
+import pytest
+from reel_support import edit_edl, edit_timeline, make_sources, original_indices, shown_indices
+
+from vividvr_cli.main import main
+
+ENGINE = ["--engine", "preview", "--upscale", "1"]
+
+
+@pytest.fixture(scope="module")
+def sources(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    return make_sources(tmp_path_factory.mktemp("media"))
+
+
+def reel(capsys, *argv: str) -> tuple[int, str, str]:  # type: ignore[no-untyped-def]
+    code = main(["reel", "restore", *argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def check_conformed(otio_path: Path, original: otio.schema.Timeline) -> None:
+    conformed = otio.adapters.read_from_file(str(otio_path))
+    before = list(original.find_clips())
+    after = list(conformed.find_clips())
+    assert len(after) == len(before) == 3
+    assert conformed.duration() == original.duration()
+    for old, new in zip(before, after, strict=True):
+        assert new.range_in_parent() == old.range_in_parent()  # record positions kept
+        assert new.source_range == old.source_range  # same source range and timecode
+        assert shown_indices(new) == original_indices(old, old.name.lower())
+
+
+def restored_movies(output_dir: Path) -> list[str]:
+    return sorted(p.name for p in output_dir.glob("*.mov"))
+
+
+def test_otio_edit_is_conformed_frame_exact_with_each_source_restored_once(tmp_path, sources, capsys):
+    timeline = edit_timeline(sources)
+    path = tmp_path / "tiny_edit.otio"
+    otio.adapters.write_to_file(timeline, str(path))
+    code, out, err = reel(capsys, str(path), "--output-dir", str(tmp_path / "out"), *ENGINE)
+    assert code == 0, err
+    otio_path = Path(out.strip().splitlines()[-1])
+    assert otio_path == (tmp_path / "out" / "tiny_edit.restored.otio").resolve()
+    assert restored_movies(tmp_path / "out") == ["alpha.2-8.mov", "beta.1-4.mov"]  # alpha's overlap merged
+    check_conformed(otio_path, timeline)
+
+
+def test_edl_edit_relinks_by_reel_and_timecode_and_writes_an_edl_too(tmp_path, sources, capsys):
+    path = tmp_path / "tiny_edit.edl"
+    path.write_text(edit_edl())
+    out_dir = tmp_path / "out"
+    media_root = next(iter(sources.values())).parent
+    code, out, err = reel(capsys, str(path), "--output-dir", str(out_dir), "--media-root", str(media_root),
+                          "--handles", "1", *ENGINE)
+    assert code == 0, err
+    assert restored_movies(out_dir) == ["alpha.1-9.mov", "beta.0-5.mov"]  # handles clamped to beta's start
+    check_conformed(Path(out.strip().splitlines()[-1]), edit_timeline(sources, with_paths=False))
+    assert (out_dir / "tiny_edit.restored.edl").is_file()
+
+
+def test_fcp_xml_edit_is_conformed_and_written_back_as_fcp_xml(tmp_path, sources, capsys):
+    path = tmp_path / "tiny_edit.xml"
+    otio.adapters.write_to_file(edit_timeline(sources), str(path), adapter_name="fcp_xml")
+    code, out, err = reel(capsys, str(path), "--output-dir", str(tmp_path / "out"), *ENGINE)
+    assert code == 0, err
+    assert restored_movies(tmp_path / "out") == ["alpha.2-8.mov", "beta.1-4.mov"]
+    check_conformed(Path(out.strip().splitlines()[-1]), otio.adapters.read_from_file(str(path)))
+    assert (tmp_path / "out" / "tiny_edit.restored.xml").is_file()
+
+
+def test_rerun_rewrites_nothing_already_restored(tmp_path, sources, capsys):
+    path = tmp_path / "tiny_edit.otio"
+    otio.adapters.write_to_file(edit_timeline(sources), str(path))
+    argv = [str(path), "--output-dir", str(tmp_path / "out"), *ENGINE]
+    assert reel(capsys, *argv)[0] == 0
+    stamps = {p: os.stat(p).st_mtime_ns for p in (tmp_path / "out").glob("*.mov")}
+    code, _out, err = reel(capsys, *argv)
+    assert code == 0
+    assert err.count("already restored") == 2
+    assert {p: os.stat(p).st_mtime_ns for p in stamps} == stamps
+
+
+def test_a_failing_range_does_not_stop_the_others_and_exits_1(tmp_path, sources, capsys):
+    path = tmp_path / "tiny_edit.otio"
+    otio.adapters.write_to_file(edit_timeline(sources), str(path))
+    out_dir = tmp_path / "out"
+    (out_dir / "alpha.2-8.mov").mkdir(parents=True)  # a folder where alpha's movie must go: alpha fails
+    (out_dir / ".vividvr-reel").mkdir()
+    (out_dir / ".vividvr-reel" / "owner.json").write_text(f'{{"timeline": "{path}"}}')
+    code, out, err = reel(capsys, str(path), "--output-dir", str(out_dir), *ENGINE)
+    assert code == 1
+    assert "failed: alpha.2-8" in err and "restored: beta.1-4" in err
+    assert (out_dir / "beta.1-4.mov").is_file()
+    conformed = otio.adapters.read_from_file(out.strip().splitlines()[-1])
+    names = [c.media_reference.target_url for c in conformed.find_clips()]
+    assert "beta.1-4.mov" in names[1] and "alpha.mov" in names[0]  # alpha's clips keep their source media
+
+
+def test_output_folder_with_someone_elses_files_is_refused(tmp_path, sources, capsys):
+    path = tmp_path / "tiny_edit.otio"
+    otio.adapters.write_to_file(edit_timeline(sources), str(path))
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    (out_dir / "grade.drp").write_text("not ours")
+    code, _out, err = reel(capsys, str(path), "--output-dir", str(out_dir), *ENGINE)
+    assert code == 2
+    assert "holds files that are not this reel's" in err
+    assert (out_dir / "grade.drp").read_text() == "not ours"

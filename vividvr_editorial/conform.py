@@ -1,0 +1,78 @@
+"""Conform: the same timeline with every restored clip pointing at its restored media.
+
+Tracks, cuts, transitions, markers and record positions are untouched because only two fields of
+each restored clip change: its media reference (now the restored movie or image sequence, whose
+available range starts at the restored first frame on the source's clock) and, for Resolve's
+timeline-rate ranges only, the source range re-expressed against that start. Both come from the
+daemon's `restored_clip_json`, so a reel and a single daemon job conform identically.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import opentimelineio as otio
+
+from vividvr_daemon.otio_clip import ClipSource, restored_clip_json
+from vividvr_editorial.planning import ClipUse, PlannedRange, ReelPlan
+from vividvr_editorial.reading import write_like_input
+
+
+def _source(use: ClipUse, clip: otio.schema.Clip) -> ClipSource:
+    source_range = clip.source_range or clip.trimmed_range()
+    start, duration = source_range.start_time, source_range.duration.rescaled_to(source_range.start_time.rate)
+    return ClipSource(
+        name=clip.name, media_path=use.media, sequence_start=use.base, media_rate=use.media_rate,
+        available_start=use.available_start, source_start=start.value, source_duration=duration.value,
+        source_rate=start.rate, source_range=source_range,
+    )
+
+
+def conform_clip(clip: otio.schema.Clip, use: ClipUse, plan_range: PlannedRange, output: str) -> None:
+    """Point `clip` at the restored media of `plan_range`, keeping the frames and timecode it shows."""
+    restored = otio.adapters.read_from_string(
+        restored_clip_json(
+            _source(use, clip),
+            available_start=use.available_start,
+            media_rate=use.media_rate,
+            base_frame=use.base,
+            first_frame=plan_range.frames.first,
+            last_frame=plan_range.frames.last,
+            output=output,
+            metadata={"source": use.media, "range": plan_range.name, "frames": str(plan_range.frames)},
+        ),
+        "otio_json",
+    )
+    clip.media_reference = restored.media_reference.clone()
+    if clip.source_range is not None:
+        clip.source_range = restored.source_range
+    clip.metadata["vividvr"] = dict(restored.metadata["vividvr"])
+
+
+def conform(
+    timeline: otio.schema.Timeline, plan: ReelPlan, outputs: dict[str, str], restored: set[str]
+) -> otio.schema.Timeline:
+    """A copy of `timeline` whose clips in `restored` ranges use their restored media `outputs[name]`."""
+    result = timeline.deepcopy()
+    tracks = result.video_tracks()
+    for use in plan.uses:
+        plan_range = plan.range_for(use)
+        if plan_range.name in restored:
+            conform_clip(tracks[use.track][use.item], use, plan_range, outputs[plan_range.name])
+    return result
+
+
+def write_conformed(
+    timeline: otio.schema.Timeline, source: Path, otio_path: Path, edl_rate: Fraction
+) -> list[Path]:
+    """The .otio, plus the same timeline in the input's own format where its adapter writes."""
+    otio_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = otio_path.with_name(otio_path.name + ".tmp")
+    otio.adapters.write_to_file(timeline, str(tmp), adapter_name="otio_json")
+    tmp.replace(otio_path)
+    written = [otio_path]
+    native = otio_path.with_suffix(source.suffix)
+    if native != otio_path and write_like_input(timeline, source, native, edl_rate):
+        written.append(native)
+    return written
