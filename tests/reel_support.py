@@ -66,8 +66,8 @@ def edit_edl() -> str:
     return "\n".join(lines) + "\n"
 
 
-def shown_indices(clip: otio.schema.Clip) -> list[int]:
-    """The frame indices (as the bars spell them) a conformed clip shows, read from its restored media."""
+def shown_indices(clip: otio.schema.Clip, rows: slice = slice(None)) -> list[int]:
+    """The frame indices (as the bars in `rows` spell them) a conformed clip shows, read from its restored media."""
     from media_patterns import movie_frames
 
     ref = clip.media_reference
@@ -75,7 +75,7 @@ def shown_indices(clip: otio.schema.Clip) -> list[int]:
     path = otio.url_utils.filepath_from_url(ref.target_url) if ref.target_url.startswith("file:") else ref.target_url
     offset = round(clip.source_range.start_time.value - ref.available_range.start_time.value)
     count = round(clip.source_range.duration.value)
-    return [read_index(frame) for frame in movie_frames(Path(path), offset, offset + count)]
+    return [read_index(frame[rows]) for frame in movie_frames(Path(path), offset, offset + count)]
 
 
 def original_indices(clip: otio.schema.Clip, name: str) -> list[int]:

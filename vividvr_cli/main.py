@@ -18,6 +18,7 @@ COMMAND_MODULES = [
     "vividvr_cli.plugins_command",
     "vividvr_cli.nuke_command",
     "vividvr_cli.reel_command",
+    "vividvr_cli.farm_command",
 ]
 
 EXAMPLES = """\

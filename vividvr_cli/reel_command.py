@@ -31,13 +31,18 @@ ENGINE_FLAGS = (
 )
 
 
-def add_restore_flags(parser: argparse.ArgumentParser, dests: tuple[str, ...] = ENGINE_FLAGS) -> None:
-    """Give `parser` `vividvr restore`'s own engine and format flags (defined once, in restore_command)."""
+def restore_parser() -> argparse.ArgumentParser:
+    """`vividvr restore`'s own parser: its flags are defined once, in restore_command."""
     from vividvr_cli import restore_command
 
     holder = argparse.ArgumentParser(add_help=False).add_subparsers()
     restore_command.register(holder)
-    for action in holder.choices["restore"]._actions:
+    return holder.choices["restore"]
+
+
+def add_restore_flags(parser: argparse.ArgumentParser, dests: tuple[str, ...] = ENGINE_FLAGS) -> None:
+    """Give `parser` `vividvr restore`'s engine and format flags (the actions themselves, not copies)."""
+    for action in restore_parser()._actions:
         if action.dest in dests:
             parser._add_action(action)
 
@@ -52,6 +57,8 @@ def add_reel_flags(parser: argparse.ArgumentParser) -> None:
                         help="frame rate of an EDL's timecode (e.g. 24, 25, 30000/1001; default 24)")
     parser.add_argument("--split-scenes", action="store_true",
                         help="split each range at the cuts PySceneDetect finds (long untrimmed sources)")
+    parser.add_argument("--max-task-frames", type=int, metavar="N",
+                        help="split longer ranges into pieces of whole temporal windows (joins are not exact)")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -76,7 +83,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     conform_parser.add_argument("timeline", type=Path, metavar="TIMELINE")
     add_reel_flags(conform_parser)
-    add_restore_flags(conform_parser, ("format",))
+    add_restore_flags(conform_parser)
     conform_parser.set_defaults(run=run_conform)
 
 
@@ -86,10 +93,20 @@ def load_plan(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     index = MediaIndex.scan(args.media_root)
     plan = plan_reel(timeline, index, args.handles)
     if args.split_scenes:
-        from vividvr_editorial.scenes import split_plan
+        from vividvr_editorial.scenes import split_at_scenes
 
-        plan = split_plan(plan)
+        plan = split_at_scenes(plan)
+    if args.max_task_frames:
+        from vividvr_editorial.planning import split_long_ranges
+
+        plan = split_long_ranges(plan, args.max_task_frames, window_frames(args))
     return timeline, plan, index
+
+
+def window_frames(args: argparse.Namespace) -> int:
+    from vividvr_cli.restore_command import settings_from_args
+
+    return settings_from_args(args).num_temporal_process_frames
 
 
 def outputs_for(plan: ReelPlan, index: MediaIndex, args: argparse.Namespace) -> dict[str, str]:

@@ -9,6 +9,7 @@ daemon's `restored_clip_json`, so a reel and a single daemon job conform identic
 
 from __future__ import annotations
 
+from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -50,16 +51,53 @@ def conform_clip(clip: otio.schema.Clip, use: ClipUse, plan_range: PlannedRange,
     clip.metadata["vividvr"] = dict(restored.metadata["vividvr"])
 
 
+def pieces(clip: otio.schema.Clip, use: ClipUse, ranges: list[PlannedRange]) -> list[tuple[otio.schema.Clip, ClipUse]]:
+    """`clip` razored where its frames cross from one range into the next (a scene or task split)."""
+    if len(ranges) == 1:
+        return [(clip, use)]
+    trimmed = clip.trimmed_range()
+    rate = trimmed.start_time.rate
+    # media frame of the clip's first source frame (its visible range may start earlier, under a transition)
+    source_first = use.frames.first + round((trimmed.start_time - clip.visible_range().start_time).to_frames(rate)
+                                            if clip.parent() is not None else 0)
+    source_last = source_first + round(trimmed.duration.rescaled_to(rate).value) - 1
+    result = []
+    for plan_range in ranges:
+        first, last = max(source_first, plan_range.frames.first), min(source_last, plan_range.frames.last)
+        if first > last:
+            continue
+        piece = clip.deepcopy()
+        piece.source_range = otio.opentime.TimeRange(
+            trimmed.start_time + otio.opentime.RationalTime(first - source_first, rate),
+            otio.opentime.RationalTime(last - first + 1, rate),
+        )
+        result.append((piece, replace(use, frames=use.frames.sub(first, last))))
+    return result
+
+
 def conform(
     timeline: otio.schema.Timeline, plan: ReelPlan, outputs: dict[str, str], restored: set[str]
 ) -> otio.schema.Timeline:
-    """A copy of `timeline` whose clips in `restored` ranges use their restored media `outputs[name]`."""
+    """A copy of `timeline` whose clips in `restored` ranges use their restored media `outputs[name]`.
+
+    A clip whose frames span several ranges (after a scene or task split) becomes one clip per
+    range, back to back, with the same record span.
+    """
     result = timeline.deepcopy()
     tracks = result.video_tracks()
-    for use in plan.uses:
-        plan_range = plan.range_for(use)
-        if plan_range.name in restored:
-            conform_clip(tracks[use.track][use.item], use, plan_range, outputs[plan_range.name])
+    for use in sorted(plan.uses, key=lambda u: (u.track, u.item), reverse=True):  # razoring shifts later items
+        ranges = plan.ranges_for(use)
+        if not all(r.name in restored for r in ranges):
+            continue
+        track = tracks[use.track]
+        cut = pieces(track[use.item], use, ranges)
+        for piece, piece_use in cut:
+            plan_range = next(r for r in ranges if piece_use.frames.first in r.frames)
+            conform_clip(piece, piece_use, plan_range, outputs[plan_range.name])
+        if len(cut) > 1:
+            del track[use.item]
+            for offset, (piece, _use) in enumerate(cut):
+                track.insert(use.item + offset, piece)
     return result
 
 

@@ -11,7 +11,7 @@ range. Everything here is plain data, printed by `--dry-run` and carried into th
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import opentimelineio as otio
@@ -74,8 +74,10 @@ class ReelPlan:
     def edited_frames(self) -> int:
         return sum(u.frames.count for u in self.uses)
 
-    def range_for(self, use: ClipUse) -> PlannedRange:
-        return next(r for r in self.ranges if r.contains(use))
+    def ranges_for(self, use: ClipUse) -> list[PlannedRange]:
+        """The ranges holding the use's frames: one, or several after a scene or task split."""
+        return [r for r in self.ranges if r.media == use.media
+                and r.frames.first <= use.frames.last and r.frames.last >= use.frames.first]
 
     def to_dict(self) -> dict:
         def frames(r: FrameRange) -> dict:
@@ -180,6 +182,35 @@ def merge(uses: list[ClipUse], handles: int, infos: dict[str, FrameRange]) -> li
             name = unique_name(f"{media_stem(media)}.{first}-{last}", names)
             ranges.append(PlannedRange(name, media, whole.sub(first, last), clips))
     return ranges
+
+
+def split_ranges(plan: ReelPlan, cuts: dict[str, list[int]]) -> ReelPlan:
+    """`plan` with each range cut before the frames `cuts[range name]` (a clip across a cut is conformed in pieces)."""
+    ranges: list[PlannedRange] = []
+    names: set[str] = set()
+    for plan_range in plan.ranges:
+        frames = plan_range.frames
+        inside = sorted({c for c in cuts.get(plan_range.name, ()) if frames.first < c <= frames.last})
+        starts = [plan_range.frames.first, *inside]
+        ends = [c - 1 for c in inside] + [plan_range.frames.last]
+        for first, last in zip(starts, ends, strict=True):
+            name = unique_name(f"{media_stem(plan_range.media)}.{first}-{last}", names)
+            clips = tuple(u.clip for u in plan.uses if u.media == plan_range.media
+                          and u.frames.first <= last and u.frames.last >= first)
+            ranges.append(PlannedRange(name, plan_range.media, plan_range.frames.sub(first, last), clips))
+    return replace(plan, ranges=tuple(ranges))
+
+
+def split_long_ranges(plan: ReelPlan, max_frames: int, window_frames: int) -> ReelPlan:
+    """Ranges longer than `max_frames` cut into pieces of whole temporal windows (at least one window each).
+
+    Not exact: each piece is restored alone, so frames near a join lack the context of the other side.
+    """
+    if max_frames < 1:
+        raise EditorialError(f"--max-task-frames {max_frames}: must be at least 1")
+    piece = max(1, max_frames // window_frames) * window_frames
+    cuts = {r.name: list(range(r.frames.first + piece, r.frames.last + 1, piece)) for r in plan.ranges}
+    return split_ranges(plan, cuts)
 
 
 def media_stem(path: str) -> str:
