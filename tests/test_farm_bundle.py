@@ -114,13 +114,17 @@ def conformed_clips(path: Path) -> list[tuple]:
             for c in timeline.find_clips()]
 
 
-def test_openjd_run_of_the_bundle_gives_the_same_files_as_reel_restore(tmp_path, edit, capsys):
+@pytest.mark.parametrize("worker_daemon", [[], ["--worker-daemon"]], ids=["in-process", "worker-daemon"])
+def test_openjd_run_of_the_bundle_gives_the_same_files_as_reel_restore(tmp_path, edit, capsys, worker_daemon):
     code, out, err = bundle(capsys, str(edit), "--bundle", str(tmp_path / "b"), "--output-dir",
-                            str(tmp_path / "farm"), *PREVIEW)
+                            str(tmp_path / "farm"), *PREVIEW, *worker_daemon)
     assert code == 0, err
     run = run_locally(out.strip().splitlines()[-1])
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    assert "openjd_progress" in run.stdout or "Progress" in run.stdout
+    assert "openjd_progress: 100" in run.stdout
+    if worker_daemon:  # one daemon for the session, entered before the tasks and stopped after them
+        assert run.stdout.count("openjd_env: VIVIDVR_FARM_DAEMON=127.0.0.1:") == 1
+        assert "vividvr daemon (pid" in run.stdout and "stopped" in run.stdout
     assert main(["reel", "restore", str(edit), "--output-dir", str(tmp_path / "here"), *PREVIEW]) == 0
     assert frames_of(tmp_path / "farm") == frames_of(tmp_path / "here")
     assert conformed_clips(tmp_path / "farm" / "edit.restored.otio") == conformed_clips(

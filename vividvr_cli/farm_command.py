@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -27,13 +28,17 @@ from vividvr_cli.reel_command import (
     outputs_for,
     restore_parser,
 )
+from vividvr_client.timecode import FrameRange
 from vividvr_editorial import layout
 from vividvr_editorial.errors import EditorialError
 from vividvr_editorial.reading import ADAPTERS
+from vividvr_editorial.runner import is_published
 from vividvr_engine.errors import MediaError, SettingsError
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
 GPU_ENGINES = ("vividvr", "realesrgan")
+DAEMON_ENV = "VIVIDVR_FARM_DAEMON"  # set for a session's tasks by its worker daemon's environment
+LOCAL_FLAGS = ("--state-dir", "--checkpoints", "--device")  # flags a daemon refuses (it has its own)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -48,8 +53,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     bundle.add_argument("source", type=Path, metavar="TIMELINE|MEDIA")
     bundle.add_argument("--bundle", type=Path, required=True, metavar="DIR", help="new folder for the bundle")
     add_reel_flags(bundle)
+    bundle.add_argument("--worker-daemon", action="store_true",
+                        help="start a daemon per worker session so models load once, not once per task")
     add_restore_flags(bundle)
     bundle.set_defaults(run=run_bundle)
+
+    enter = actions.add_parser("daemon-enter", help="(run by the farm) start a worker daemon; print it for OpenJD")
+    enter.add_argument("--data-dir", type=Path, required=True)
+    enter.add_argument("--media-root", type=Path, action="append", default=[])
+    enter.add_argument("--output-root", type=Path, action="append", default=[])
+    enter.add_argument("--checkpoints", type=Path)
+    enter.set_defaults(run=run_daemon_enter)
 
     task = actions.add_parser("task", help="(run by the farm) vividvr restore ARGS with OpenJD progress lines")
     task.add_argument("restore_args", nargs=argparse.REMAINDER, metavar="RESTORE-ARGS")
@@ -120,6 +134,16 @@ def gpu_memory(plan, index, args: argparse.Namespace) -> int | None:  # type: ig
     )
 
 
+def daemon_argv(plan, args: argparse.Namespace) -> list[str]:  # type: ignore[no-untyped-def]
+    """What the worker daemon may read (the media folders) and write (the output folder)."""
+    argv = ["--output-root", str(args.output_dir.resolve())]
+    for folder in sorted({str(Path(r.media).resolve().parent) for r in plan.ranges}):
+        argv += ["--media-root", folder]
+    if args.checkpoints:
+        argv += ["--checkpoints", str(args.checkpoints.resolve())]
+    return argv
+
+
 def openjd_executable() -> str:
     beside = Path(sys.executable).parent / "openjd"
     return str(beside) if beside.is_file() else shutil.which("openjd") or "openjd"
@@ -145,6 +169,7 @@ def run_bundle(args: argparse.Namespace) -> int:
             name=timeline_path.stem, plan=plan, outputs=outputs_for(plan, index, args),
             output_dir=args.output_dir.resolve(), restore_flags=restore_flag_argv(args),
             conform_args=reel_flag_argv(args, timeline_path), gpu_memory_bytes=gpu_memory(plan, index, args),
+            daemon_args=daemon_argv(plan, args) if args.worker_daemon else None,
         )
         write_bundle(inputs, bundle_dir)
     except (EditorialError, MediaError, SettingsError) as exc:
@@ -159,11 +184,56 @@ def run_bundle(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def run_daemon_enter(args: argparse.Namespace) -> int:
+    """Start the worker daemon in the background and hand its address to the session's tasks."""
+    argv = [sys.executable, "-m", "vividvr_cli.main", "daemon", "start", "--data-dir", str(args.data_dir),
+            "--listen", "127.0.0.1:0"]
+    for flag, values in (("--media-root", args.media_root), ("--output-root", args.output_root)):
+        for value in values:
+            argv += [flag, str(value)]
+    if args.checkpoints:
+        argv += ["--checkpoints", str(args.checkpoints)]
+    started = subprocess.run(argv, capture_output=True, text=True)
+    match = re.search(r"listening on (\S+);", started.stdout)
+    if started.returncode != 0 or match is None:
+        print(f"openjd_fail: the worker daemon did not start: {started.stderr.strip() or started.stdout.strip()}")
+        return EXIT_FAILURE
+    print(f"openjd_status: vividvr daemon listening on {match.group(1)}")
+    print(f"openjd_env: {DAEMON_ENV}={match.group(1)}", flush=True)
+    return EXIT_OK
+
+
+def without_local_flags(restore_args: list[str]) -> list[str]:
+    """RESTORE-ARGS less the flags that name this machine's state (the daemon keeps its own)."""
+    kept, skip = [], False
+    for arg in restore_args:
+        if skip:
+            skip = False
+        elif arg in LOCAL_FLAGS:
+            skip = True
+        else:
+            kept.append(arg)
+    return kept
+
+
 def run_task(args: argparse.Namespace) -> int:
-    """Run `vividvr restore RESTORE-ARGS --json` and print its events as OpenJD lines; its exit code."""
+    """Run `vividvr restore RESTORE-ARGS --json` and print its events as OpenJD lines; its exit code.
+
+    In a session with a worker daemon ($VIVIDVR_DAEMON) the restore goes through it; a range whose
+    output is already published is not sent again.
+    """
     from vividvr_farm.progress import openjd_lines
 
-    argv = [sys.executable, "-m", "vividvr_cli.main", "restore", *args.restore_args, "--json"]
+    restore_args = list(args.restore_args)
+    daemon = os.environ.get(DAEMON_ENV)
+    if daemon:
+        output = restore_args[restore_args.index("--output") + 1]
+        frames = FrameRange.parse(restore_args[restore_args.index("--frames") + 1])
+        if is_published(output, frames):
+            print(f"openjd_progress: 100\nopenjd_status: already restored: {output}", flush=True)
+            return EXIT_OK
+        restore_args = [*without_local_flags(restore_args), "--daemon", daemon]
+    argv = [sys.executable, "-m", "vividvr_cli.main", "restore", *restore_args, "--json"]
     with subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, env=os.environ.copy()) as child:
         assert child.stdout is not None
         for line in child.stdout:

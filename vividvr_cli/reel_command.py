@@ -246,7 +246,7 @@ def run_conform(args: argparse.Namespace) -> int:
         outputs = outputs_for(plan, index, args)
     except (EditorialError, MediaError, SettingsError) as exc:
         return fail(EXIT_BAD_INPUT, str(exc))
-    restored = {r.name for r in plan.ranges if is_published(outputs[r.name], r)}
+    restored = {r.name for r in plan.ranges if is_published(outputs[r.name], r.frames)}
     missing = [r.name for r in plan.ranges if r.name not in restored]
     otio_path = write_timeline(args, timeline, plan, outputs, restored)
     for name in missing:

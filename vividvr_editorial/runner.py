@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from vividvr_client.timecode import FrameRange
 from vividvr_editorial import layout
 from vividvr_editorial.planning import PlannedRange, ReelPlan
 from vividvr_engine.errors import Cancelled, MediaError
@@ -28,14 +29,14 @@ class RangeOutcome:
     message: str = ""
 
 
-def is_published(output: str, plan_range: PlannedRange) -> bool:
-    """Are all of the range's restored frames there under their final names?"""
+def is_published(output: str, frames: FrameRange) -> bool:
+    """Are all of the restored `frames` there under their final names?"""
     if is_sequence_path(output) and not output.lower().endswith(layout.MOVIE_SUFFIX):
         try:
             present = set(parse_pattern(output).scan())
         except MediaError:
             return False
-        return all(f in present for f in range(plan_range.frames.first, plan_range.frames.last + 1))
+        return all(f in present for f in range(frames.first, frames.last + 1))
     return Path(output).is_file()
 
 
@@ -53,7 +54,7 @@ def run_plan(
     outcomes = []
     for plan_range in plan.ranges:
         output = outputs[plan_range.name]
-        if is_published(output, plan_range):
+        if is_published(output, plan_range.frames):
             outcome = RangeOutcome(plan_range.name, ALREADY, output)
         else:
             try:

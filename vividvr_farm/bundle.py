@@ -7,6 +7,12 @@ into OpenJD's `openjd_progress` / `openjd_status` / `openjd_fail` lines. A reque
 task resumes from its last finished step; a finished one finds its published output and returns
 at once. Step `Conform` depends on `Restore` and runs `vividvr reel conform`.
 
+With a worker daemon (`--worker-daemon`), a step environment starts `vividvr daemon` when a
+worker's session enters the step and stops it when the session ends, and every task of that
+session restores through it, so the weights load once per session rather than once per task.
+The daemon keeps its resumable state in the session's working folder: a task preempted with its
+worker restarts its range elsewhere (a finished range is still never redone).
+
 The template is validated with `openjd-model` before anything is written, and the same bundle is
 what `deadline bundle submit DIR` sends to AWS Deadline Cloud.
 """
@@ -38,6 +44,7 @@ class BundleInputs:
     restore_flags: list[str]  # `vividvr restore` engine and format flags, passed to every task
     conform_args: list[str]  # `vividvr reel conform` arguments (timeline, output dir, reel flags)
     gpu_memory_bytes: int | None  # None: the engine runs without a GPU
+    daemon_args: list[str] | None = None  # `vividvr farm daemon-enter` arguments; None: tasks restore in process
     python: str = sys.executable
 
 
@@ -45,6 +52,21 @@ def _task_command(inputs: BundleInputs) -> dict:
     args = ["-m", "vividvr_cli.main", "farm", "task", "{{Task.Param.Media}}", "--output", "{{Task.Param.Output}}",
             "--frames", "{{Task.Param.Frames}}", "--state-dir", "{{Task.Param.State}}", *inputs.restore_flags]
     return {"actions": {"onRun": {"command": "{{Param.Python}}", "args": args}}}
+
+
+def daemon_environment(daemon_args: list[str]) -> dict:
+    """Start a VividVR daemon when the session enters the step and stop it on exit: the models load
+    once per worker session, not once per task. The tasks find it through $VIVIDVR_DAEMON."""
+    data_dir = "{{Session.WorkingDirectory}}/vividvr-daemon"
+    cli = ["-m", "vividvr_cli.main"]
+    return {
+        "name": "VividVRDaemon",
+        "script": {"actions": {
+            "onEnter": {"command": "{{Param.Python}}",
+                        "args": [*cli, "farm", "daemon-enter", "--data-dir", data_dir, *daemon_args]},
+            "onExit": {"command": "{{Param.Python}}", "args": [*cli, "daemon", "stop", "--data-dir", data_dir]},
+        }},
+    }
 
 
 def template(inputs: BundleInputs) -> dict:
@@ -66,6 +88,8 @@ def template(inputs: BundleInputs) -> dict:
         },
         "script": _task_command(inputs),
     }
+    if inputs.daemon_args is not None:
+        restore["stepEnvironments"] = [daemon_environment(inputs.daemon_args)]
     if inputs.gpu_memory_bytes is not None:
         restore["hostRequirements"] = {"amounts": [
             {"name": "amount.worker.gpu", "min": 1},
