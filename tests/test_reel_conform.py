@@ -118,3 +118,55 @@ def test_output_folder_with_someone_elses_files_is_refused(tmp_path, sources, ca
     assert code == 2
     assert "holds files that are not this reel's" in err
     assert (out_dir / "grade.drp").read_text() == "not ours"
+
+
+def test_reel_restore_through_a_daemon_gives_the_same_frames_as_in_process(tmp_path, capsys):
+    from daemon_support import start_daemon
+
+    sources = make_sources(tmp_path / "media")
+    path = tmp_path / "tiny_edit.otio"
+    timeline = edit_timeline(sources)
+    otio.adapters.write_to_file(timeline, str(path))
+    daemon = start_daemon(tmp_path)
+    try:
+        code, out, err = reel(capsys, str(path), "--output-dir", str(tmp_path / "out" / "reel"), *ENGINE,
+                              "--daemon", daemon.address)
+    finally:
+        daemon.stop()
+    assert code == 0, err
+    assert restored_movies(tmp_path / "out" / "reel") == ["alpha.2-8.mov", "beta.1-4.mov"]
+    check_conformed(Path(out.strip().splitlines()[-1]), timeline)
+
+
+def test_a_5994_drop_frame_edl_across_a_minute_boundary_conforms_frame_exact(tmp_path, capsys):
+    """FCPX writes drop-frame timecode with semicolons throughout; 01:00;00-;03 do not exist at 59.94 DF."""
+    from fractions import Fraction
+
+    from media_patterns import write_movie
+
+    from vividvr_client.timecode import format_timecode, parse_timecode
+
+    rate = Fraction(60000, 1001)
+    media = tmp_path / "media"
+    media.mkdir()
+    write_movie(media / "gamma.mov", "prores_ks", rate, 30, (32, 24), pix_fmt="yuv422p10le", timecode="00:00:59;50")
+    start = parse_timecode("00:00:59;50", rate)
+
+    def tc(frame: int) -> str:
+        return format_timecode(frame, rate, drop_frame=True).replace(":", ";")
+
+    record = parse_timecode("01:00:00;00", rate)
+    events = [(6, 10), (20, 5)]  # frames 6-15 cross 00:01:00;04, the first label after the minute
+    lines = ["TITLE: df", "FCM: DROP FRAME"]
+    for n, (first, count) in enumerate(events, 1):
+        lines.append(f"{n:03d}  GAMMA    V     C        {tc(start + first)} {tc(start + first + count)}"
+                     f" {tc(record)} {tc(record + count)}")
+        record += count
+    path = tmp_path / "df.edl"
+    path.write_text("\n".join(lines) + "\n")
+    code, out, err = reel(capsys, str(path), "--output-dir", str(tmp_path / "out"), "--media-root", str(media),
+                          "--edl-rate", "60000/1001", *ENGINE)
+    assert code == 0, err
+    timeline = otio.adapters.read_from_file(out.strip().splitlines()[-1])
+    clips = list(timeline.find_clips())
+    assert [shown_indices(c) for c in clips] == [list(range(6, 16)), list(range(20, 25))]

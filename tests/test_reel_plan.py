@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from fractions import Fraction
 from pathlib import Path
 
 import opentimelineio as otio
@@ -18,6 +19,9 @@ from vividvr_editorial.reading import read_timeline
 from vividvr_editorial.relink import MediaIndex
 
 EDITORIAL = SHARED / "assets" / "editorial"
+# EDLs carry no rate; these are the rates their headers state
+EDL_RATES = {"losslesscut__cmx3600_fcpx_edlx_5994DF.edl": Fraction(60000, 1001),
+             "edlgenius__070816_EG101_HEISTS_ROUGH_CUT_SOURCES_PART_1.edl": Fraction(30000, 1001)}
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +33,7 @@ def sources(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def test_every_editorial_file_gives_a_plan_with_a_reason_for_each_clip_or_a_clear_error(name):
     path = require_shared(EDITORIAL / name)
     try:
-        timeline = read_timeline(path)
+        timeline = read_timeline(path, EDL_RATES.get(name, Fraction(24)))
     except EditorialError as exc:  # what the adapter could not read, said with the file and the adapter
         assert str(path) in str(exc) and "adapter cannot read it" in str(exc)
         return
@@ -119,3 +123,11 @@ def test_an_adapter_that_is_not_installed_says_which_package_to_install(tmp_path
     monkeypatch.setattr(otio.adapters, "available_adapter_names", lambda: ["otio_json"])
     with pytest.raises(EditorialError, match="pip install otio-aaf-adapter"):
         read_timeline(tmp_path / "edit.aaf")
+
+
+def test_fcpx_edl_x_with_semicolon_drop_frame_and_a_reel_table_is_read_at_5994():
+    path = require_shared(EDITORIAL / "losslesscut__cmx3600_fcpx_edlx_5994DF.edl")
+    clips = list(read_timeline(path, Fraction(60000, 1001)).find_clips())
+    assert len(clips) == 251
+    assert clips[0].source_range.start_time.to_timecode() == "10:35:42;53"
+    assert "TOURISMCARES_VIDEO_MAVIC3PRO_6.MOV" in {c.name for c in clips}  # named from the reel table

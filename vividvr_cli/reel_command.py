@@ -139,7 +139,8 @@ def daemon_restorer(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         fields = {**vars(args), "input": plan_range.media, "output": output, "frames": str(plan_range.frames),
                   "overwrite": False, "json": False, "tc_in": None, "tc_out": None, "state_dir": None,
                   "ocio_config": None, "input_space": None, "working_space": None, "checkpoints": None,
-                  "device": None}
+                  "device": None, "handles": (0, 0),  # the planned range already holds the handles
+                  "label": plan_range.name}
         if restore_through_daemon(argparse.Namespace(**fields)) != EXIT_OK:
             raise EditorialError(f"the daemon at {args.daemon} did not restore {plan_range.name} (see above)")
 

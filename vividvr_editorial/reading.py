@@ -7,6 +7,7 @@ Formats and the adapter that reads each: `.otio`/`.json` (otio_json), `.otioz`, 
 
 from __future__ import annotations
 
+import re
 from fractions import Fraction
 from pathlib import Path
 
@@ -24,6 +25,9 @@ ADAPTERS = {
     ".aaf": ("AAF", "otio-aaf-adapter"),
 }
 EDL_RATE = Fraction(24)
+_EVENT = re.compile(r"^\d+\s")
+_REEL_TABLE = re.compile(r"^>>> SOURCE\s+(.+?)\s+->\s+(\S+)\s*$")
+_ALL_SEMICOLONS = re.compile(r"\b(\d{2});(\d{2});(\d{2});(\d{2})\b")
 
 
 def adapter_for(path: str | Path) -> str:
@@ -50,8 +54,8 @@ def read_timeline(path: str | Path, edl_rate: Fraction = EDL_RATE) -> otio.schem
     if not path.is_file():
         raise EditorialError(f"{path}: timeline file not found")
     try:
-        if adapter == "cmx_3600":  # EDLs from some tools start with a UTF-8 byte-order mark
-            text = path.read_text(encoding="utf-8-sig", errors="replace")
+        if adapter == "cmx_3600":
+            text = normalise_edl(path.read_text(encoding="utf-8-sig", errors="replace"))
             result = otio.adapters.read_from_string(text, adapter, rate=otio_rate(edl_rate))
         else:
             result = otio.adapters.read_from_file(str(path), adapter_name=adapter)
@@ -61,6 +65,33 @@ def read_timeline(path: str | Path, edl_rate: Fraction = EDL_RATE) -> otio.schem
             hint = f" (read at {float(edl_rate):.3f} fps; give the EDL's rate with --edl-rate)"
         raise EditorialError(f"{path}: the {adapter} adapter cannot read it: {exc}{hint}") from None
     return as_timeline(result, path)
+
+
+def normalise_edl(text: str) -> str:
+    """What real EDLs hold that the cmx_3600 adapter's grammar has no place for, made plain.
+
+    - before the first event, only TITLE and FCM lines (FCPX's EDL-X writes format notes and
+      indented list options there);
+    - FCPX's trailing reel-name table (`>>> SOURCE file -> reel`) becomes a `* FROM CLIP NAME: file`
+      comment on each event of that reel that has none, so the clip relinks by file name;
+    - drop-frame timecode written with semicolons throughout (10;35;42;53) becomes 10:35:42;53,
+      the spelling OTIO reads (the adapter takes a value without a colon for a frame count).
+    Everything else, the events included, is the adapter's to read.
+    """
+    lines = text.splitlines()
+    first_event = next((i for i, line in enumerate(lines) if _EVENT.match(line)), len(lines))
+    sources = {m.group(2): m.group(1) for m in map(_REEL_TABLE.match, lines) if m}
+    body: list[str] = [line for line in lines[:first_event] if line.startswith(("TITLE", "FCM"))]
+    events = [line for line in lines[first_event:] if not line.startswith(("=>", ">>>"))]
+    for n, line in enumerate(events):
+        body.append(_ALL_SEMICOLONS.sub(r"\1:\2:\3;\4", line))
+        fields = line.split()
+        if _EVENT.match(line) and len(fields) > 1 and fields[1] in sources:
+            rest = events[n + 1:]
+            comments = rest[:next((i for i, later in enumerate(rest) if _EVENT.match(later)), len(rest))]
+            if not any("FROM CLIP NAME" in c for c in comments):
+                body.append(f"* FROM CLIP NAME: {sources[fields[1]]}")
+    return "\n".join(body) + "\n"
 
 
 def as_timeline(item: otio.core.SerializableObject, path: Path) -> otio.schema.Timeline:
