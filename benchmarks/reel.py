@@ -38,11 +38,12 @@ from vividvr_editorial.scenes import detect_cuts  # noqa: E402
 
 RATE = Fraction(24)
 HANDLES = 12
+EDL_RATES = {"losslesscut__cmx3600_fcpx_edlx_5994DF.edl": Fraction(60000, 1001)}  # as its header says
 
 
 def timed_plan(edl: Path, roots: list[Path]) -> tuple[float, object]:
     started = time.perf_counter()
-    plan = plan_reel(read_timeline(edl), MediaIndex.scan(roots), HANDLES)
+    plan = plan_reel(read_timeline(edl, EDL_RATES.get(edl.name, RATE)), MediaIndex.scan(roots), HANDLES)
     return time.perf_counter() - started, plan
 
 
@@ -50,7 +51,7 @@ def readable_edls() -> list[tuple[Path, otio.schema.Timeline]]:
     found = []
     for path in sorted((SHARED / "assets" / "editorial").glob("*.edl")):
         try:
-            found.append((path, read_timeline(path)))
+            found.append((path, read_timeline(path, EDL_RATES.get(path.name, RATE))))
         except EditorialError:
             continue
     return found
