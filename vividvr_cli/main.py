@@ -26,6 +26,7 @@ examples:
   vividvr restore plate.mov --output restored.mov --engine preview --upscale 2
   vividvr restore shot.####.exr --output out/shot.####.exr --frames 1001-1100
   vividvr reel restore edit.otio --output-dir restored/ --media-root /shots --handles 12
+  vividvr farm bundle edit.otio --bundle jobs/edit --output-dir /renders/edit --media-root /shots
   python -m vividvr_engine.conformance ../shared/reference/vectors --checkpoints ../shared/reference/checkpoints
 """
 
