@@ -80,3 +80,45 @@ def test_read_index_reads_the_scene_clip_bars(tmp_path):
     frames = [f.to_ndarray(format="rgb24") for f in av.open(str(scene_clip(tmp_path / "s.mp4", 3))).decode(video=0)]
     assert [read_index(f[:4].astype(np.float32) / 255) for f in frames] == [0, 1, 2]
 
+
+
+class RecordingEngine:
+    """The preview engine at scale 1, noting the length of every clip it is handed."""
+
+    def __init__(self) -> None:
+        from vividvr_engine.preview import PreviewEngine
+        from vividvr_engine.settings import RestoreSettings
+
+        self.inner = PreviewEngine(RestoreSettings(upscale=1, num_temporal_process_frames=9))
+        self.name, self.settings, self.clips = "recording", self.inner.settings, []
+
+    def output_size(self, height, width):  # type: ignore[no-untyped-def]
+        return self.inner.output_size(height, width)
+
+    def restore(self, clip, sink, progress=None, **kwargs):  # type: ignore[no-untyped-def]
+        self.clips.append(clip.num_frames)
+        self.inner.restore(clip, sink, progress, **kwargs)
+
+
+def test_scene_split_engine_restores_each_scene_alone_into_one_output_in_order(tmp_path):
+    from vividvr_client.timecode import FrameRange
+    from vividvr_editorial.scenes import split_engine_at_scenes
+    from vividvr_engine.restore_job import RestoreJobSpec, restore_clip
+
+    source = scene_clip(tmp_path / "scan.mov")
+    recording = RecordingEngine()
+    engine = split_engine_at_scenes(recording, str(source), FrameRange(10, 54))
+    restore_clip(RestoreJobSpec(str(source), str(tmp_path / "out.mov"), FrameRange(10, 54)), engine)
+    assert recording.clips == [10, 25, 10]  # 10-19, 20-44, 45-54: no clip spans a cut
+    restored = av.open(str(tmp_path / "out.mov")).decode(video=0)
+    assert [read_index(f.to_ndarray(format="rgb24")[:4].astype(np.float32) / 255) for f in restored] == list(
+        range(10, 55))
+
+
+def test_restore_split_scenes_runs_here_and_is_refused_through_a_daemon(tmp_path, capsys):
+    source = scene_clip(tmp_path / "scan.mov")
+    argv = ["restore", str(source), "--output", str(tmp_path / "out.mov"), "--split-scenes", "--engine", "preview",
+            "--upscale", "1"]
+    assert main(argv) == 0
+    assert main([*argv, "--daemon", "127.0.0.1:1"]) == 2
+    assert "not available through the daemon: --split-scenes" in capsys.readouterr().err
