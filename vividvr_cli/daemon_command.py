@@ -38,6 +38,7 @@ LOCAL_ONLY_FLAGS = {
     "working_space": "--working-space",
     "checkpoints": "--checkpoints (set checkpoints in the daemon config)",
     "device": "--device (the daemon owns its devices)",
+    "split_scenes": "--split-scenes (restore here, or use `vividvr farm bundle --split-scenes`)",
 }
 STATE_NAMES = {
     "queued": pb.JOB_STATE_QUEUED,

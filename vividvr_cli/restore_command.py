@@ -87,6 +87,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--offload", choices=OFFLOAD_MODES,
         help="GPU memory mode: 'model' keeps the text encoder and VAE off the GPU between phases (about 10 GiB less)",
     )
+    parser.add_argument(
+        "--split-scenes", action="store_true", default=None,
+        help="restore each scene (cuts found by PySceneDetect) on its own, so no temporal window spans a cut",
+    )
     parser.add_argument("--daemon", metavar="HOST:PORT", help="restore through a running daemon instead of here")
     parser.add_argument("--ocio-config", help="OpenColorIO config (file or ocio:// name) for the input transform")
     parser.add_argument("--input-space", help="OCIO colour space of the input")
@@ -214,6 +218,10 @@ def run(args: argparse.Namespace) -> int:
         )
         settings = settings_from_args(args)
         engine = create_engine(args.engine, settings, checkpoints=args.checkpoints, device=args.device)
+        if args.split_scenes:
+            from vividvr_editorial.scenes import split_engine_at_scenes
+
+            engine = split_engine_at_scenes(engine, args.input, spec.frames or info.frames)
         reporter = ProgressReporter(args.json)
         result = restore_clip(spec, engine, reporter, cancel=cancel, state_dir=args.state_dir)
     except CheckpointError as exc:
