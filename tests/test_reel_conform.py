@@ -11,6 +11,7 @@ from pathlib import Path
 
 import opentimelineio as otio
 import pytest
+from media_patterns import read_index
 from reel_support import edit_edl, edit_timeline, make_sources, original_indices, shown_indices
 
 from vividvr_cli.main import main
@@ -170,3 +171,37 @@ def test_a_5994_drop_frame_edl_across_a_minute_boundary_conforms_frame_exact(tmp
     timeline = otio.adapters.read_from_file(out.strip().splitlines()[-1])
     clips = list(timeline.find_clips())
     assert [shown_indices(c) for c in clips] == [list(range(6, 16)), list(range(20, 25))]
+
+
+def test_a_resolve_otio_export_of_an_image_sequence_relinks_by_name_and_conforms_on_its_clocks(tmp_path, capsys):
+    """Resolve's export: an EXR sequence at 24 fps (01:00:41:15 = frame 1000) cut into a 25 fps timeline.
+
+    Its source range starts at 91046.6@25: the label 01:00:41:15 read on the 25 fps clock (91040)
+    plus 6.6 frames, so the clip shows sequence frames 1006 onwards (75 frames touched).
+    """
+    from conftest import SHARED, require_shared
+    from media_patterns import write_exr_sequence
+
+    from vividvr_engine.media.images import read_image
+
+    export = require_shared(SHARED / "assets" / "editorial" / "ayon__img_seq_embedded_tc.json")
+    media = tmp_path / "media"
+    write_exr_sequence(media, 1000, 101, size=(32, 24))
+    for file in media.glob("plate.*.exr"):
+        file.rename(media / file.name.replace("plate.", "output."))
+    code, out, err = reel(capsys, str(export), "--output-dir", str(tmp_path / "out"), "--media-root", str(media),
+                          *ENGINE)
+    assert code == 0, err
+    original = otio.adapters.read_from_file(str(export), "otio_json")
+    conformed = otio.adapters.read_from_file(out.strip().splitlines()[-1])
+    clip = conformed.find_clips()[0]
+    ref = clip.media_reference
+    assert isinstance(ref, otio.schema.ImageSequenceReference)
+    assert clip.source_range == original.source_range
+    assert ref.start_frame == 1006 and ref.available_range.start_time == otio.opentime.RationalTime(87405, 24)
+    folder = Path(ref.target_url_base)
+    restored = sorted(folder.glob(f"{ref.name_prefix}*{ref.name_suffix}"))
+    assert len(restored) == 75
+    for path in restored:
+        number = int(path.name[len(ref.name_prefix):-len(ref.name_suffix)])
+        assert read_index(read_image(str(path))) == number - 1000

@@ -119,13 +119,17 @@ def skip_reason(item: otio.core.Item) -> str | None:
 
 
 def _available(clip: otio.schema.Clip, linked: Linked) -> tuple[float, float, int]:
-    """(timecode-absolute start of the media, its rate, its first frame number) as the daemon reads them."""
+    """(timecode-absolute start of the media, its rate, its first frame number) as the daemon reads them.
+
+    The reference's own available range and sequence numbering hold when the media was found at
+    its path or by its file name (the same media, moved); media found by reel and timecode, or a
+    reference without a range, is described by what the media layer probes.
+    """
     info = linked.info
     ref = clip.media_reference
-    base = info.first_frame
-    if linked.how == "reference" and isinstance(ref, otio.schema.ImageSequenceReference):
-        base = ref.start_frame
-    available = getattr(ref, "available_range", None) if linked.how == "reference" else None
+    same_media = linked.how in ("reference", "file name")
+    base = ref.start_frame if same_media and isinstance(ref, otio.schema.ImageSequenceReference) else info.first_frame
+    available = getattr(ref, "available_range", None) if same_media else None
     if available is not None:
         return available.start_time.value, available.start_time.rate, base
     if info.start_timecode:
