@@ -87,9 +87,12 @@ def test_two_media_files_matching_one_reel_are_named_in_the_reason(tmp_path, sou
     for root in roots:
         root.mkdir()
         shutil.copy(sources["alpha"], root / "alpha.mov")
+    shutil.copy(sources["beta"], roots[0] / "beta.mov")
     plan = plan_reel(read_timeline(edl), MediaIndex.scan(roots))
-    reason = next(s.reason for s in plan.skipped if s.clip.lower().startswith("alpha") or "ALPHA" in s.reason)
-    assert "reel ALPHA: 2 media files match" in reason and "narrower --media-root" in reason
+    reasons = [s.reason for s in plan.skipped]
+    assert len(reasons) == 2 and [r.name for r in plan.ranges] == ["beta.1-4"]  # both alpha cuts, not beta
+    reason = reasons[0]
+    assert "2 media files match reel ALPHA and its timecode" in reason and "narrower --media-root" in reason
 
 
 def test_missing_media_and_a_range_outside_its_media_are_reasons_naming_the_clip(tmp_path, sources):

@@ -128,6 +128,16 @@ def _reel_matches(path: str, reel: str) -> bool:
     return stem == reel or bool(re.match(re.escape(reel) + r"[^a-z0-9]", stem))
 
 
+def _one_of(candidates: list[str], index: MediaIndex, what: str, how: str) -> Linked | None:
+    """The one candidate, None for none; two or more is an error naming them all, never a guess."""
+    if len(candidates) > 1:
+        raise EditorialError(
+            f"{len(candidates)} media files match {what}: {', '.join(candidates)}; keep one, or pass a narrower"
+            " --media-root"
+        )
+    return Linked(candidates[0], index.probe(candidates[0]), how) if candidates else None
+
+
 def relink(clip: otio.schema.Clip, index: MediaIndex) -> Linked:
     """The clip's media on disk, or EditorialError saying why it cannot be found."""
     named = reference_path(clip)
@@ -136,14 +146,9 @@ def relink(clip: otio.schema.Clip, index: MediaIndex) -> Linked:
     wanted = named or clip.name
     if wanted:
         key = _name_key(wanted)
-        same_name = [f for f in index.files if _name_key(f) == key]
-        if len(same_name) > 1:
-            raise EditorialError(
-                f"{len(same_name)} media files match {wanted!r}: {', '.join(same_name)}; keep one, or pass a narrower"
-                " --media-root"
-            )
-        if same_name:
-            return Linked(same_name[0], index.probe(same_name[0]), "file name")
+        found = _one_of([f for f in index.files if _name_key(f) == key], index, f"{wanted!r}", "file name")
+        if found:
+            return found
     reel = reel_name(clip)
     if reel:
         candidates = []
@@ -153,13 +158,9 @@ def relink(clip: otio.schema.Clip, index: MediaIndex) -> Linked:
                     candidates.append(path)
             except MediaError:
                 continue
-        if len(candidates) > 1:
-            raise EditorialError(
-                f"reel {reel}: {len(candidates)} media files match it and its timecode: {', '.join(candidates)};"
-                " keep one, or pass a narrower --media-root"
-            )
-        if candidates:
-            return Linked(candidates[0], index.probe(candidates[0]), "reel and timecode")
+        found = _one_of(candidates, index, f"reel {reel} and its timecode", "reel and timecode")
+        if found:
+            return found
     looked = ", ".join(str(r) for r in index.roots) or "no --media-root given"
     what = f"{wanted!r}" + (f" (reel {reel})" if reel else "")
     raise EditorialError(f"media {what} not found (searched: {looked}); pass the folder holding it with --media-root")
