@@ -205,3 +205,12 @@ def test_a_resolve_otio_export_of_an_image_sequence_relinks_by_name_and_conforms
     for path in restored:
         number = int(path.name[len(ref.name_prefix):-len(ref.name_suffix)])
         assert read_index(read_image(str(path))) == number - 1000
+
+
+def test_a_timeline_with_nothing_restorable_exits_1_listing_every_reason(tmp_path, capsys):
+    path = tmp_path / "edit.otio"
+    otio.adapters.write_to_file(edit_timeline({"alpha": tmp_path / "gone.mov", "beta": tmp_path / "gone2.mov"},
+                                              with_paths=True), str(path))
+    code, _out, err = reel(capsys, str(path), "--output-dir", str(tmp_path / "out"), *ENGINE)
+    assert code == 1
+    assert "no clip of the timeline can be restored" in err and err.count("not found") == 3

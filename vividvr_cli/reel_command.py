@@ -19,7 +19,7 @@ from vividvr_editorial.errors import EditorialError
 from vividvr_editorial.planning import PlannedRange, ReelPlan, describe, plan_reel
 from vividvr_editorial.reading import EDL_RATE, read_timeline
 from vividvr_editorial.relink import MediaIndex
-from vividvr_editorial.runner import FAILED, RangeOutcome, run_plan
+from vividvr_editorial.runner import FAILED, RangeOutcome, is_published, run_plan
 from vividvr_engine.errors import CheckpointError, MediaError, SettingsError
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
@@ -136,10 +136,11 @@ def daemon_restorer(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from vividvr_cli.daemon_command import restore_through_daemon
 
     def restore_one(plan_range: PlannedRange, output: str, state: Path, progress=None) -> None:  # type: ignore[no-untyped-def]
+        # the user's own local-only flags (--checkpoints, --ocio-config ...) stay, so the daemon path refuses them
         fields = {**vars(args), "input": plan_range.media, "output": output, "frames": str(plan_range.frames),
                   "overwrite": False, "json": False, "tc_in": None, "tc_out": None, "state_dir": None,
-                  "ocio_config": None, "input_space": None, "working_space": None, "checkpoints": None,
-                  "device": None, "handles": (0, 0),  # the planned range already holds the handles
+                  "split_scenes": None,  # the planned ranges are already split
+                  "handles": (0, 0),  # and already hold the handles
                   "label": plan_range.name}
         if restore_through_daemon(argparse.Namespace(**fields)) != EXIT_OK:
             raise EditorialError(f"the daemon at {args.daemon} did not restore {plan_range.name} (see above)")
@@ -208,7 +209,11 @@ def run_restore(args: argparse.Namespace) -> int:
             return EXIT_OK
         layout.claim(args.output_dir, args.timeline)
         outputs = outputs_for(plan, index, args)
-        restore_one = daemon_restorer(args) if args.daemon else in_process_restorer(args)
+        if not plan.ranges:
+            return fail(EXIT_FAILURE, "no clip of the timeline can be restored:\n" + describe(plan))
+        restore_one = None  # a rerun with every range restored loads no model
+        if any(not is_published(outputs[r.name], r.frames) for r in plan.ranges):
+            restore_one = daemon_restorer(args) if args.daemon else in_process_restorer(args)
     except CheckpointError as exc:
         from vividvr_cli.restore_command import CHECKPOINT_HINT
 
@@ -220,6 +225,7 @@ def run_restore(args: argparse.Namespace) -> int:
     def with_bars(plan_range: PlannedRange, output: str, state: Path) -> None:
         bars.start(plan_range)
         print(f"restoring {plan_range.name}: {plan_range.media} frames {plan_range.frames}", file=sys.stderr)
+        assert restore_one is not None  # run_plan only restores unpublished ranges
         restore_one(plan_range, output, state, bars.progress)
 
     def finished(outcome: RangeOutcome) -> None:
@@ -240,8 +246,6 @@ def run_restore(args: argparse.Namespace) -> int:
 
 def run_conform(args: argparse.Namespace) -> int:
     """The farm's Conform step: conform whatever ranges are published; exit 1 if any is missing."""
-    from vividvr_editorial.runner import is_published
-
     try:
         timeline, plan, index = load_plan(args)
         outputs = outputs_for(plan, index, args)
