@@ -214,3 +214,12 @@ def test_a_timeline_with_nothing_restorable_exits_1_listing_every_reason(tmp_pat
     code, _out, err = reel(capsys, str(path), "--output-dir", str(tmp_path / "out"), *ENGINE)
     assert code == 1
     assert "no clip of the timeline can be restored" in err and err.count("not found") == 3
+
+
+def test_reel_through_a_daemon_refuses_local_only_flags_before_restoring_anything(tmp_path, sources, capsys):
+    path = tmp_path / "edit.otio"
+    otio.adapters.write_to_file(edit_timeline(sources), str(path))
+    code, _out, err = reel(capsys, str(path), "--output-dir", str(tmp_path / "out"), *ENGINE,
+                           "--checkpoints", str(tmp_path), "--daemon", "127.0.0.1:1")
+    assert code == 2 and "not available through the daemon: --checkpoints" in err
+    assert not (tmp_path / "out").exists()

@@ -136,7 +136,6 @@ def daemon_restorer(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from vividvr_cli.daemon_command import restore_through_daemon
 
     def restore_one(plan_range: PlannedRange, output: str, state: Path, progress=None) -> None:  # type: ignore[no-untyped-def]
-        # the user's own local-only flags (--checkpoints, --ocio-config ...) stay, so the daemon path refuses them
         fields = {**vars(args), "input": plan_range.media, "output": output, "frames": str(plan_range.frames),
                   "overwrite": False, "json": False, "tc_in": None, "tc_out": None, "state_dir": None,
                   "split_scenes": None,  # the planned ranges are already split
@@ -201,7 +200,17 @@ def write_timeline(args: argparse.Namespace, timeline, plan: ReelPlan, outputs: 
     return otio_path
 
 
+def refused_by_daemon(args: argparse.Namespace) -> list[str]:
+    """Engine flags given that name this machine's things, which a daemon cannot take."""
+    from vividvr_cli.daemon_command import LOCAL_ONLY_FLAGS
+
+    return sorted({label for dest, label in LOCAL_ONLY_FLAGS.items()
+                   if dest in ENGINE_FLAGS and getattr(args, dest, None) is not None})
+
+
 def run_restore(args: argparse.Namespace) -> int:
+    if args.daemon and refused_by_daemon(args):
+        return fail(EXIT_BAD_INPUT, f"not available through the daemon: {', '.join(refused_by_daemon(args))}")
     try:
         timeline, plan, index = load_plan(args)
         if args.dry_run:
