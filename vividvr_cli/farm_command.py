@@ -18,8 +18,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import opentimelineio as otio
-
 from vividvr_cli.reel_command import (
     ENGINE_FLAGS,
     add_reel_flags,
@@ -29,10 +27,6 @@ from vividvr_cli.reel_command import (
     restore_parser,
 )
 from vividvr_client.timecode import FrameRange
-from vividvr_editorial import layout
-from vividvr_editorial.errors import EditorialError
-from vividvr_editorial.reading import ADAPTERS
-from vividvr_editorial.runner import is_published
 from vividvr_engine.errors import MediaError, SettingsError
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
@@ -103,6 +97,8 @@ def layout_stem(media: Path) -> str:
 
 def media_timeline(media: Path, path: Path) -> None:
     """A one-clip timeline over a whole media file, kept beside the output for the Conform step."""
+    import opentimelineio as otio
+
     from vividvr_engine.restore_job import probe
 
     info = probe(str(media))
@@ -150,6 +146,9 @@ def openjd_executable() -> str:
 
 
 def run_bundle(args: argparse.Namespace) -> int:
+    from vividvr_editorial import layout
+    from vividvr_editorial.errors import EditorialError
+    from vividvr_editorial.reading import ADAPTERS
     from vividvr_farm.bundle import BundleInputs, local_run_command, write_bundle
 
     bundle_dir: Path = args.bundle
@@ -222,6 +221,7 @@ def run_task(args: argparse.Namespace) -> int:
     In a session with a worker daemon ($VIVIDVR_DAEMON) the restore goes through it; a range whose
     output is already published is not sent again.
     """
+    from vividvr_editorial.runner import is_published
     from vividvr_farm.progress import openjd_lines
 
     restore_args = list(args.restore_args)

@@ -12,15 +12,14 @@ import json
 import sys
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from vividvr_editorial import layout
-from vividvr_editorial.conform import conform, write_conformed
-from vividvr_editorial.errors import EditorialError
-from vividvr_editorial.planning import PlannedRange, ReelPlan, describe, plan_reel
-from vividvr_editorial.reading import EDL_RATE, read_timeline
-from vividvr_editorial.relink import MediaIndex
-from vividvr_editorial.runner import FAILED, RangeOutcome, is_published, run_plan
 from vividvr_engine.errors import CheckpointError, MediaError, SettingsError
+
+if TYPE_CHECKING:  # the editorial layer (OpenTimelineIO) loads only when a reel command runs
+    from vividvr_editorial.planning import PlannedRange, ReelPlan
+    from vividvr_editorial.relink import MediaIndex
+    from vividvr_editorial.runner import RangeOutcome
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
 # `vividvr restore` flags (argparse dest) a reel passes on to every range
@@ -53,7 +52,7 @@ def add_reel_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--media-root", type=Path, action="append", default=[], metavar="DIR",
                         help="folder to relink missing media from (repeat)")
     parser.add_argument("--handles", type=int, default=0, metavar="N", help="extra frames restored each side of a cut")
-    parser.add_argument("--edl-rate", type=Fraction, default=EDL_RATE, metavar="FPS",
+    parser.add_argument("--edl-rate", type=Fraction, metavar="FPS",
                         help="frame rate of an EDL's timecode (e.g. 24, 25, 30000/1001; default 24)")
     parser.add_argument("--split-scenes", action="store_true",
                         help="split each range at the cuts PySceneDetect finds (long untrimmed sources)")
@@ -88,7 +87,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def load_plan(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    """(timeline, plan) from the reel flags; EditorialError / MediaError for bad input."""
+    """(timeline, plan, media index) from the reel flags; EditorialError / MediaError for bad input."""
+    from vividvr_editorial.planning import plan_reel
+    from vividvr_editorial.reading import EDL_RATE, read_timeline
+    from vividvr_editorial.relink import MediaIndex
+
+    if args.edl_rate is None:
+        args.edl_rate = EDL_RATE
     timeline = read_timeline(args.timeline, args.edl_rate)
     index = MediaIndex.scan(args.media_root)
     plan = plan_reel(timeline, index, args.handles)
@@ -110,6 +115,8 @@ def window_frames(args: argparse.Namespace) -> int:
 
 
 def outputs_for(plan: ReelPlan, index: MediaIndex, args: argparse.Namespace) -> dict[str, str]:
+    from vividvr_editorial import layout
+
     return {
         r.name: layout.output_for(r, args.output_dir, args.format, index.probe(r.media).kind) for r in plan.ranges
     }
@@ -134,6 +141,7 @@ def in_process_restorer(args: argparse.Namespace):  # type: ignore[no-untyped-de
 def daemon_restorer(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     """Restore one range through `--daemon` with `vividvr restore --daemon`'s own request and follow."""
     from vividvr_cli.daemon_command import restore_through_daemon
+    from vividvr_editorial.errors import EditorialError
 
     def restore_one(plan_range: PlannedRange, output: str, state: Path, progress=None) -> None:  # type: ignore[no-untyped-def]
         fields = {**vars(args), "input": plan_range.media, "output": output, "frames": str(plan_range.frames),
@@ -175,6 +183,8 @@ class Bars:
 
 
 def print_summary(plan: ReelPlan, outcomes: list[RangeOutcome]) -> None:
+    from vividvr_editorial.runner import FAILED
+
     for outcome in outcomes:
         detail = f": {outcome.message}" if outcome.message else f" -> {outcome.output}"
         print(f"{outcome.status}: {outcome.name}{detail}", file=sys.stderr)
@@ -193,6 +203,9 @@ def fail(code: int, message: str) -> int:
 
 def write_timeline(args: argparse.Namespace, timeline, plan: ReelPlan, outputs: dict[str, str],  # type: ignore[no-untyped-def]
                    restored: set[str]) -> Path:
+    from vividvr_editorial import layout
+    from vividvr_editorial.conform import conform, write_conformed
+
     otio_path = layout.restored_otio(args.output_dir, args.timeline)
     written = write_conformed(conform(timeline, plan, outputs, restored), args.timeline, otio_path, args.edl_rate)
     for extra in written[1:]:
@@ -211,6 +224,11 @@ def refused_by_daemon(args: argparse.Namespace) -> list[str]:
 def run_restore(args: argparse.Namespace) -> int:
     if args.daemon and refused_by_daemon(args):
         return fail(EXIT_BAD_INPUT, f"not available through the daemon: {', '.join(refused_by_daemon(args))}")
+    from vividvr_editorial import layout
+    from vividvr_editorial.errors import EditorialError
+    from vividvr_editorial.planning import describe
+    from vividvr_editorial.runner import FAILED, is_published, run_plan
+
     try:
         timeline, plan, index = load_plan(args)
         if args.dry_run:
@@ -255,6 +273,9 @@ def run_restore(args: argparse.Namespace) -> int:
 
 def run_conform(args: argparse.Namespace) -> int:
     """The farm's Conform step: conform whatever ranges are published; exit 1 if any is missing."""
+    from vividvr_editorial.errors import EditorialError
+    from vividvr_editorial.runner import is_published
+
     try:
         timeline, plan, index = load_plan(args)
         outputs = outputs_for(plan, index, args)
