@@ -41,6 +41,7 @@ LOCAL_ONLY_FLAGS = {
     "device": "--device (the daemon owns its devices)",
     "devices": "--devices (the daemon owns its devices; --split spreads a job over its idle ones)",
     "batch_tiles": "--batch-tiles",
+    "split_scenes": "--split-scenes (restore here, or use `vividvr farm bundle --split-scenes`)",
 }
 PLACEMENT_FLAGS = {None: pb.PLACEMENT_UNSPECIFIED, False: pb.PLACEMENT_ONE_DEVICE, True: pb.PLACEMENT_ALL_IDLE_DEVICES}
 STATE_NAMES = {

@@ -19,12 +19,16 @@ COMMAND_MODULES = [
     "vividvr_cli.nuke_command",
     "vividvr_cli.models_command",
     "vividvr_cli.doctor_command",
+    "vividvr_cli.reel_command",
+    "vividvr_cli.farm_command",
 ]
 
 EXAMPLES = """\
 examples:
   vividvr restore plate.mov --output restored.mov --engine preview --upscale 2
   vividvr restore shot.####.exr --output out/shot.####.exr --frames 1001-1100
+  vividvr reel restore edit.otio --output-dir restored/ --media-root /shots --handles 12
+  vividvr farm bundle edit.otio --bundle jobs/edit --output-dir /renders/edit --media-root /shots
   python -m vividvr_engine.conformance ../shared/reference/vectors --checkpoints ../shared/reference/checkpoints
 """
 

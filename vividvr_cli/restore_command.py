@@ -198,6 +198,10 @@ def run(args: argparse.Namespace) -> int:
         engine = create_engine(args.engine, args.checkpoints, device, offload=settings.offload)
         if args.batch_tiles:
             engine.batch_tiles = args.batch_tiles
+        if args.split_scenes:
+            from vividvr_editorial.scenes import split_engine_at_scenes
+
+            engine = split_engine_at_scenes(engine, args.input, spec.frames or info.frames)
         reporter = ProgressReporter(args.json)
         result = restore_clip(
             spec, engine, settings, reporter, cancel=cancel, state_dir=args.state_dir, devices=devices

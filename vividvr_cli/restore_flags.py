@@ -66,6 +66,10 @@ def add_restore_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overwrite", action="store_true", help="replace existing output")
     parser.add_argument("--state-dir", type=Path, help="keep resumable state here; rerun to resume")
     add_setting_flags(parser)
+    parser.add_argument(
+        "--split-scenes", action="store_true", default=None,
+        help="restore each scene (cuts found by PySceneDetect) on its own, so no temporal window spans a cut",
+    )
     parser.add_argument("--daemon", metavar="HOST:PORT", help="restore through a running daemon instead of here")
     parser.add_argument("--ocio-config", help="OpenColorIO config (file or ocio:// name) for the input transform")
     parser.add_argument("--input-space", help="OCIO colour space of the input")
