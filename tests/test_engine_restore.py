@@ -147,7 +147,7 @@ def test_create_loads_the_published_layout_and_a_fixed_caption_needs_no_captione
 
 def test_a_job_without_captioner_or_caption_says_how_to_fix_it(reference_checkpoints):
     engine = VividVREngine.create(reference_checkpoints, device="cpu")
-    with pytest.raises(CheckpointError, match=r"cogvlm2-llama3-caption.*--caption"):
+    with pytest.raises(CheckpointError, match=r"(?s)cogvlm2-llama3-caption.*--caption"):
         engine.restore(random_clip(1, 16, 16), MemorySink(), RestoreSettings())
 
 
