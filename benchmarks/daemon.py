@@ -27,10 +27,10 @@ from pathlib import Path
 
 import av
 import numpy as np
-from vividvr_daemon.client import DaemonClient, make_request
 
+from vividvr_client.client import DaemonClient, make_request
+from vividvr_client.timecode import FrameRange
 from vividvr_engine.engines import create_engine
-from vividvr_engine.media.timecode import FrameRange
 from vividvr_engine.restore_job import RestoreJobSpec, restore_clip
 from vividvr_engine.settings import RestoreSettings
 

@@ -28,7 +28,7 @@ import av
 import numpy as np
 import OpenEXR
 
-from vividvr_engine.media.timecode import FrameRange
+from vividvr_client.timecode import FrameRange
 from vividvr_engine.preview import PreviewEngine
 from vividvr_engine.restore_job import RestoreJobSpec, restore_clip
 from vividvr_engine.settings import RestoreSettings

@@ -14,19 +14,19 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 import grpc
+
+from vividvr_client.timecode import FrameRange, parse_timecode
+from vividvr_client.v1 import daemon_pb2 as pb
 from vividvr_daemon import memory, otio_clip
 from vividvr_daemon.config import DaemonConfig
 from vividvr_daemon.devices import DeviceMemory
 from vividvr_daemon.paths import PathRefused, check_sequence_frames, resolve_media, resolve_output
-from vividvr_daemon.v1 import daemon_pb2 as pb
-
 from vividvr_engine.engines import ENGINES
 from vividvr_engine.errors import MediaError, SettingsError
 from vividvr_engine.media.images import IMAGE_EXTENSIONS
 from vividvr_engine.media.sequence import is_sequence_path, parse_pattern
 from vividvr_engine.media.source import resolve_range
 from vividvr_engine.media.target import CONTAINERS, check_output, plan_output
-from vividvr_engine.media.timecode import FrameRange, parse_timecode
 from vividvr_engine.restore_job import MediaInfo
 from vividvr_engine.settings import RestoreSettings
 

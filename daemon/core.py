@@ -18,18 +18,18 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import grpc
+
+from vividvr_client.timecode import FrameRange
+from vividvr_client.v1 import daemon_pb2 as pb
 from vividvr_daemon import devices as devs
 from vividvr_daemon import otio_clip
 from vividvr_daemon.admission import RequestError, plan_job
 from vividvr_daemon.config import DaemonConfig
 from vividvr_daemon.store import JobRow, JobStore
-from vividvr_daemon.v1 import daemon_pb2 as pb
-
 from vividvr_engine import __version__
 from vividvr_engine.engine import CancelToken, Progress, RestorationEngine
 from vividvr_engine.engines import create_engine
 from vividvr_engine.errors import Cancelled, CheckpointError, MediaError, SettingsError
-from vividvr_engine.media.timecode import FrameRange
 from vividvr_engine.restore_job import RestoreJobSpec, RestoreResult, probe, restore_clip
 from vividvr_engine.settings import RestoreSettings
 

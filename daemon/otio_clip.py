@@ -22,8 +22,8 @@ from urllib.parse import unquote, urlparse
 
 import opentimelineio as otio
 
+from vividvr_client.timecode import format_timecode, parse_timecode
 from vividvr_engine.media.sequence import SequencePattern, is_sequence_path, parse_pattern
-from vividvr_engine.media.timecode import format_timecode, parse_timecode
 
 SNAP = 0.01  # frames: OTIO values this close to a whole frame are that frame (float rescaling noise)
 SAME_RATE = 1e-4  # relative: 23.976 and 23.976024627685547 are the same clock

@@ -21,12 +21,13 @@ from concurrent import futures
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+
+from vividvr_client.v1 import daemon_pb2 as pb
+from vividvr_client.v1 import daemon_pb2_grpc as pb_grpc
 from vividvr_daemon.admission import RequestError
 from vividvr_daemon.config import DaemonConfig
 from vividvr_daemon.core import JobCore
 from vividvr_daemon.store import UnknownJob
-from vividvr_daemon.v1 import daemon_pb2 as pb
-from vividvr_daemon.v1 import daemon_pb2_grpc as pb_grpc
 
 log = logging.getLogger("vividvr.daemon")
 SERVICE = pb.DESCRIPTOR.services_by_name["Restorer"].full_name

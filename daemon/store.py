@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from vividvr_daemon.v1 import daemon_pb2 as pb
+from vividvr_client.v1 import daemon_pb2 as pb
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (

@@ -8,12 +8,12 @@ from fractions import Fraction
 from pathlib import Path
 
 from media_patterns import write_movie
-from vividvr_daemon.client import make_request
+
+from vividvr_client.client import make_request
+from vividvr_client.timecode import FrameRange
 from vividvr_daemon.config import DaemonConfig
 from vividvr_daemon.server import Daemon
-
 from vividvr_engine.engines import create_engine
-from vividvr_engine.media.timecode import FrameRange
 from vividvr_engine.restore_job import RestoreJobSpec, restore_clip
 from vividvr_engine.settings import RestoreSettings
 

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 from daemon_support import kinds, make_media, reference_restore, same_files, segments_cover, start_daemon
-from vividvr_daemon.client import DaemonClient
-from vividvr_daemon.config import TEST_SEGMENT_DELAY_ENV
 
 from vividvr_cli.main import main as cli_main
+from vividvr_client.client import DaemonClient
+from vividvr_daemon.config import TEST_SEGMENT_DELAY_ENV
 
 VIVIDVR = [sys.executable, "-m", "vividvr_cli.main"]
 

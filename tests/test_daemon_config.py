@@ -6,10 +6,10 @@ import os
 from pathlib import Path
 
 import pytest
+
 from vividvr_daemon import memory
 from vividvr_daemon.config import ConfigError, DaemonConfig, is_local, load_config
 from vividvr_daemon.paths import PathRefused, check_sequence_frames, resolve_media, resolve_output, resolve_under
-
 from vividvr_engine.settings import RestoreSettings
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from vividvr_daemon import memory
-
 from vividvr_engine.settings import RestoreSettings
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import opentimelineio as otio
 import pytest
 from conftest import SHARED, require_shared
+
 from vividvr_daemon.otio_clip import (
     ClipSource,
     OtioError,
@@ -228,7 +229,7 @@ def test_shared_editorial_clips_all_parse_or_are_refused_clearly() -> None:
 
 
 def test_clip_json_built_without_otio_is_read_by_opentimelineio():
-    from vividvr_daemon import otio_json
+    from vividvr_client import otio_json
 
     available = otio_json.time_range(86400, 100, 24)
     reference = otio_json.sequence_reference("plate", "/shots/plate.####.exr", 1001, 24, available)

@@ -23,9 +23,10 @@ from daemon_support import (
 )
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
-from vividvr_daemon.client import DaemonClient, DaemonError, make_request, pb
+
+from vividvr_client.client import DaemonClient, DaemonError, make_request, pb
+from vividvr_client.v1 import daemon_pb2_grpc
 from vividvr_daemon.server import Daemon, DaemonAlreadyRunning
-from vividvr_daemon.v1 import daemon_pb2_grpc
 
 
 @pytest.fixture

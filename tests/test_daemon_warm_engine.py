@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 from daemon_support import kinds, make_media, start_daemon
-from vividvr_daemon.client import DaemonClient, make_request
 
+from vividvr_client.client import DaemonClient, make_request
+from vividvr_client.timecode import FrameRange
 from vividvr_engine import pipeline
 from vividvr_engine.engines import create_engine
 from vividvr_engine.media.images import read_image
-from vividvr_engine.media.timecode import FrameRange
 from vividvr_engine.restore_job import RestoreJobSpec, restore_clip
 from vividvr_engine.settings import RestoreSettings
 

@@ -17,13 +17,13 @@ import pytest
 import torch
 from media_patterns import write_exr_sequence, write_movie
 
+from vividvr_client.timecode import FrameRange
 from vividvr_engine import latent_store, pipeline
 from vividvr_engine.checkpoints import CheckpointPaths, load_models
 from vividvr_engine.engine import CancelToken
 from vividvr_engine.engines import create_engine
 from vividvr_engine.errors import Cancelled
 from vividvr_engine.in_memory import ArrayClip, MemorySink
-from vividvr_engine.media.timecode import FrameRange
 from vividvr_engine.restore_job import RestoreJobSpec, restore_clip
 from vividvr_engine.settings import RestoreSettings
 

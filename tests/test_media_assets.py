@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 from media_patterns import SHARED, movie_frames, movie_timecode
 
+from vividvr_client.timecode import FrameRange
 from vividvr_engine.errors import MediaError
 from vividvr_engine.media.colour import Identity
 from vividvr_engine.media.images import read_image
 from vividvr_engine.media.source import MediaClip, open_media, resolve_range
-from vividvr_engine.media.timecode import FrameRange
 from vividvr_engine.preview import PreviewEngine
 from vividvr_engine.restore_job import RestoreJobSpec, probe, restore_clip
 from vividvr_engine.settings import RestoreSettings

@@ -11,9 +11,9 @@ import OpenEXR
 import pytest
 from media_patterns import write_exr_sequence, write_movie
 
+from vividvr_client.timecode import FrameRange
 from vividvr_engine.errors import MediaError
 from vividvr_engine.media import target as target_module
-from vividvr_engine.media.timecode import FrameRange
 from vividvr_engine.preview import PreviewEngine
 from vividvr_engine.restore_job import RestoreJobSpec, probe, restore_clip
 from vividvr_engine.settings import RestoreSettings

@@ -11,8 +11,8 @@ from fractions import Fraction
 import pytest
 from media_patterns import movie_frames, movie_timecode, read_index, write_exr_sequence, write_movie
 
+from vividvr_client.timecode import FrameRange
 from vividvr_engine.media.images import read_image
-from vividvr_engine.media.timecode import FrameRange
 from vividvr_engine.preview import PreviewEngine
 from vividvr_engine.restore_job import RestoreJobSpec, probe, restore_clip
 from vividvr_engine.settings import RestoreSettings

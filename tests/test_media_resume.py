@@ -7,10 +7,10 @@ from fractions import Fraction
 import pytest
 from media_patterns import movie_frames, read_index, write_movie
 
+from vividvr_client.timecode import FrameRange
 from vividvr_engine.engine import CancelToken
 from vividvr_engine.errors import Cancelled, MediaError
 from vividvr_engine.media.images import read_image
-from vividvr_engine.media.timecode import FrameRange
 from vividvr_engine.planning import plan_windows
 from vividvr_engine.preview import PreviewEngine
 from vividvr_engine.restore_job import RestoreJobSpec, restore_clip

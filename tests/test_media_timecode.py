@@ -6,7 +6,7 @@ from fractions import Fraction
 
 import pytest
 
-from vividvr_engine.media.timecode import (
+from vividvr_client.timecode import (
     FrameRange,
     format_timecode,
     offset_timecode,

@@ -17,9 +17,9 @@ import pytest
 from daemon_support import start_daemon
 from media_patterns import read_index, write_exr_sequence
 from nuke_support import nuke
-from vividvr_daemon.client import DaemonClient
 
 from vividvr_cli.main import main
+from vividvr_client.client import DaemonClient
 
 SIZE = (32, 24)
 

@@ -21,9 +21,9 @@ sys.path.insert(0, sys.argv[2])
 import nuke
 nuke.fake_startup(True, Path(sys.argv[1]), nuke_path="")
 node = nuke.menu("Nodes").fake_invoke("VividVR/Restore")
-import vividvr_daemon.client, vividvr_engine.media.timecode, vividvr_nuke
+import vividvr_client.client, vividvr_client.timecode, vividvr_nuke
 print(node.Class(), node["num_inference_steps"].value())
-for module in (vividvr_nuke, vividvr_daemon.client, vividvr_engine.media.timecode):
+for module in (vividvr_nuke, vividvr_client.client, vividvr_client.timecode):
     print(module.__file__)
 """
 

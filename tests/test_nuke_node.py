@@ -22,7 +22,8 @@ import pytest
 from daemon_support import start_daemon
 from media_patterns import movie_frames, read_index, write_exr_sequence, write_movie
 from nuke_support import nuke
-from vividvr_daemon.client import DaemonClient, pb
+
+from vividvr_client.client import DaemonClient, pb
 
 SIZE = (32, 24)
 
@@ -256,12 +257,11 @@ def test_daemon_refusals_and_bad_inputs_are_shown_on_the_node(session: Path) -> 
 def test_the_gizmo_offers_every_engine_format_and_colour_fix_with_the_engine_defaults(session: Path) -> None:
     from dataclasses import fields
 
-    from vividvr_nuke.job import SETTINGS_KNOBS
-    from vividvr_nuke.plate import FORMAT_EXTENSIONS
-
     from vividvr_engine.engines import ENGINES
     from vividvr_engine.media.target import FORMATS
     from vividvr_engine.settings import COLOR_FIXES, OFFLOAD_MODES, RestoreSettings
+    from vividvr_nuke.job import SETTINGS_KNOBS
+    from vividvr_nuke.plate import FORMAT_EXTENSIONS
 
     node = nuke.menu("Nodes").fake_invoke("VividVR/Restore")
     assert set(node["engine"].values()) == set(ENGINES)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import nuke_support  # noqa: F401  (puts the plugin on sys.path)
 import pytest
+
+from vividvr_client.timecode import FrameRange
 from vividvr_nuke.plate import (
     MOVIE_FIRST_FRAME,
     PlateError,
@@ -14,8 +16,6 @@ from vividvr_nuke.plate import (
     restore_frames,
     restored_read,
 )
-
-from vividvr_engine.media.timecode import FrameRange
 
 
 def knobs(file: str = "/m/plate.%04d.exr", first: int = 1001, last: int = 1100, mode: str = "expression",
@@ -112,6 +112,7 @@ def test_output_names_carry_the_job_and_the_format_extension() -> None:
 
 def test_the_plate_becomes_an_otio_clip_the_daemon_maps_back_to_the_same_media_frames():
     import opentimelineio as otio
+
     from vividvr_daemon import otio_clip as daemon_otio
     from vividvr_nuke.plate import Plate, hash_pattern, otio_clip
 

@@ -11,6 +11,7 @@ from daemon_support import start_daemon
 from fakes.resolve import FakeBmd, FakeFusion
 from media_patterns import write_movie
 from resolve_support import load_script, new_project, write_settings
+
 from vividvr_resolve.dialog import bar
 
 

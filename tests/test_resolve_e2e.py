@@ -17,7 +17,8 @@ from daemon_support import start_daemon
 from fakes.resolve import FakeMediaPoolItem, FakeTimelineItem
 from media_patterns import write_exr_sequence, write_movie
 from resolve_support import NTSC_FILM, load_script, new_project, shown_indices, write_settings
-from vividvr_daemon.client import DaemonClient
+
+from vividvr_client.client import DaemonClient
 
 RESTORE = "Restore with Vivid-VR.py"
 COLLECT = "Collect Vivid-VR restores.py"

@@ -8,6 +8,7 @@ from fractions import Fraction
 import opentimelineio as otio
 import pytest
 from conftest import SHARED, require_shared
+
 from vividvr_daemon.otio_clip import frame_span, parse_clip, source_offset
 from vividvr_resolve.editorial import (
     ClipMedia,

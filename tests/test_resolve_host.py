@@ -11,6 +11,7 @@ import pytest
 from fakes.resolve import FakeBmd, FakeResolve
 from media_patterns import write_movie
 from resolve_support import new_project
+
 from vividvr_resolve.host import HostError, ResolveHost, find_resolve
 
 

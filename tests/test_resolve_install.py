@@ -7,10 +7,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from vividvr_resolve.install import install, uninstall
 
 from vividvr_cli.main import main as vividvr
 from vividvr_cli.plugins_command import HOSTS, InstallTarget, installer
+from vividvr_resolve.install import install, uninstall
 
 SCRIPTS = {
     "Darwin": "Library/Application Support/Blackmagic Design/DaVinci Resolve/Fusion/Scripts",
@@ -41,8 +41,8 @@ def test_install_puts_menu_scripts_and_library_where_resolve_and_the_scripts_loo
     for menu in MENU:
         text = (scripts / menu).read_text()
         assert f"VIVIDVR_LIB = {str(lib)!r}" in text
-    for module in ("vividvr_resolve/workflow.py", "vividvr_daemon/client.py", "vividvr_daemon/v1/daemon_pb2.py",
-                   "vividvr_engine/media/timecode.py"):
+    for module in ("vividvr_resolve/workflow.py", "vividvr_client/client.py", "vividvr_client/v1/daemon_pb2.py",
+                   "vividvr_client/timecode.py"):
         assert (lib / module).is_file(), module
     assert not (lib / "vividvr_resolve" / "install.py").exists()  # needs the CLI, which Resolve's Python lacks
     assert not list(tmp_path.rglob("*.partial"))
@@ -66,7 +66,7 @@ def test_installed_script_imports_the_copied_library_not_the_source_tree(tmp_pat
     install(target("Linux", tmp_path))
     script = tmp_path / SCRIPTS["Linux"] / "Edit" / "Restore with Vivid-VR.py"
     probe = ("import runpy, sys; ns = runpy.run_path(sys.argv[1], run_name='menu'); ns['_use_library']();"
-             " import vividvr_resolve.entry, vividvr_daemon.client, vividvr_engine.media.timecode as t;"
+             " import vividvr_resolve.entry, vividvr_client.client, vividvr_client.timecode as t;"
              " print(vividvr_resolve.entry.__file__); print(t.__file__)")
     result = subprocess.run([sys.executable, "-c", probe, str(script)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr

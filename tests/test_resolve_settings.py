@@ -7,6 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+
 from vividvr_resolve.settings import NONINTERACTIVE_ENV, SETTINGS_ENV, PluginSettings, SettingsProblem, load, save
 
 

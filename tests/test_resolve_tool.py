@@ -10,7 +10,8 @@ import pytest
 from daemon_support import start_daemon
 from media_patterns import write_exr_sequence, write_movie
 from resolve_support import load_script, new_project, shown_indices, write_settings
-from vividvr_daemon.client import DaemonClient
+
+from vividvr_client.client import DaemonClient
 from vividvr_resolve.host import loader_source
 
 TOOL = "Restore with Vivid-VR (Fusion Tool).py"

@@ -1,6 +1,6 @@
 """`vividvr daemon start|stop|status`, `vividvr submit`, `watch`, `jobs`, `cancel`.
 
-The client commands talk to a daemon through `vividvr_daemon.client` (the same module the
+The client commands talk to a daemon through `vividvr_client.client` (the same module the
 plugins use). `submit` takes exactly `vividvr restore`'s flags; the few that cannot travel to a
 daemon (local state folders, OCIO configs, timecode in/out) are refused with a clear message.
 `restore_through_daemon` is what `vividvr restore --daemon HOST:PORT` runs.
@@ -21,7 +21,8 @@ import time
 from pathlib import Path
 
 from google.protobuf import json_format
-from vividvr_daemon.client import DEFAULT_ADDRESS, DaemonClient, DaemonError, describe, make_request, pb
+
+from vividvr_client.client import DEFAULT_ADDRESS, DaemonClient, DaemonError, describe, make_request, pb
 
 EXIT_OK, EXIT_FAILURE, EXIT_REFUSED = 0, 1, 2
 ADDRESS_ENV = "VIVIDVR_DAEMON"

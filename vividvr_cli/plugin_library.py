@@ -1,7 +1,7 @@
 """What host plugins carry with them: the torch-free client library that Resolve's and Nuke's Pythons import.
 
 Hosts run plugins with their own Python, which has no VividVR installed, so each installer
-copies these modules next to its plugin. They need only grpcio and protobuf, installed for the
+copies the `vividvr_client` package next to its plugin. They need only grpcio and protobuf, installed for the
 host's Python with the pins VividVR itself declares.
 """
 
@@ -16,17 +16,11 @@ from vividvr_cli.plugins_command import InstallError
 
 CLIENT_PACKAGES = ("grpcio", "protobuf")
 
-# (package, files relative to the package folder; None = every .py but the installer)
+# (package, files relative to the package folder; None = every .py below it but the installer)
 LibraryEntry = tuple[str, tuple[str, ...] | None]
 
-# the daemon client with its generated stubs, and the engine's pure timecode module: no torch
-CLIENT_LIBRARY: tuple[LibraryEntry, ...] = (
-    (
-        "vividvr_daemon",
-        ("__init__.py", "client.py", "otio_json.py", "v1/__init__.py", "v1/daemon_pb2.py", "v1/daemon_pb2_grpc.py"),
-    ),
-    ("vividvr_engine", ("__init__.py", "media/__init__.py", "media/timecode.py")),
-)
+# the torch-free client package, whole: stubs, daemon client, OTIO clip JSON, timecode
+CLIENT_LIBRARY: tuple[LibraryEntry, ...] = (("vividvr_client", None),)
 
 
 def package_dir(name: str) -> Path:
@@ -42,7 +36,7 @@ def library_files(entries: tuple[LibraryEntry, ...]) -> list[tuple[Path, Path]]:
     for package, names in entries:
         folder = package_dir(package)
         if names is None:
-            chosen = sorted(p for p in folder.glob("*.py") if p.name != "install.py")
+            chosen = sorted(p for p in folder.rglob("*.py") if p.name != "install.py")
         else:
             chosen = [folder / n for n in names]
         files += [(path, Path(package) / path.relative_to(folder)) for path in chosen]

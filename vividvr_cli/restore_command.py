@@ -15,12 +15,12 @@ import sys
 import time
 from pathlib import Path
 
+from vividvr_client.timecode import FrameRange, range_from_timecodes
 from vividvr_engine.engine import CancelToken, Progress
 from vividvr_engine.engines import ENGINES, create_engine
 from vividvr_engine.errors import Cancelled, CheckpointError, MediaError, SettingsError, VividVRError
 from vividvr_engine.media.colour import OcioColourSpaces
 from vividvr_engine.media.target import FORMATS
-from vividvr_engine.media.timecode import FrameRange, range_from_timecodes
 from vividvr_engine.restore_job import MediaInfo, RestoreJobSpec, RestoreResult, probe, restore_clip
 from vividvr_engine.settings import COLOR_FIXES, OFFLOAD_MODES, RestoreSettings
 

@@ -33,6 +33,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from vividvr_client.timecode import FrameRange
 from vividvr_engine.engine import CancelToken, ProgressCallback, RestorationEngine
 from vividvr_engine.errors import MediaError
 from vividvr_engine.media.colour import OcioColourSpaces, choose_transform
@@ -46,7 +47,6 @@ from vividvr_engine.media.target import (
     plan_output,
     publish,
 )
-from vividvr_engine.media.timecode import FrameRange
 from vividvr_engine.settings import RestoreSettings
 
 __all__ = ["MediaInfo", "RestoreJobSpec", "RestoreResult", "probe", "restore_clip"]

@@ -34,8 +34,8 @@ import os
 from fractions import Fraction
 from typing import Any
 
+from vividvr_client.timecode import format_timecode, parse_timecode
 from vividvr_engine.media.sequence import parse_pattern
-from vividvr_engine.media.timecode import format_timecode, parse_timecode
 from vividvr_engine.restore_job import probe
 
 CLIP_COLORS = ("Orange", "Apricot", "Yellow", "Lime", "Olive", "Green", "Teal", "Navy", "Blue", "Purple", "Violet",

@@ -1,6 +1,6 @@
 """Frame-accurate, colour-true streaming media I/O: movies via FFmpeg (PyAV), image sequences."""
 
-from vividvr_engine.media.timecode import (
+from vividvr_client.timecode import (
     FrameRange,
     format_timecode,
     offset_timecode,

@@ -21,10 +21,10 @@ from fractions import Fraction
 import av
 import numpy as np
 
+from vividvr_client.timecode import parse_timecode
 from vividvr_engine.errors import MediaError
 from vividvr_engine.media.colour import quantize
 from vividvr_engine.media.images import frame_to_rgb
-from vividvr_engine.media.timecode import parse_timecode
 
 log = logging.getLogger("vividvr.media")
 

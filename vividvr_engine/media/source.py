@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vividvr_client.timecode import FrameRange
 from vividvr_engine.errors import MediaError
 from vividvr_engine.media.colour import ColourTransform
 from vividvr_engine.media.images import IMAGE_EXTENSIONS, image_info
@@ -28,7 +29,6 @@ from vividvr_engine.media.sequence import (
     missing_frames,
     parse_pattern,
 )
-from vividvr_engine.media.timecode import FrameRange
 
 SEQUENCE_FPS = Fraction(24)
 

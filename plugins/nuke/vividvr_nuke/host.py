@@ -12,7 +12,7 @@ from typing import Any
 
 import nuke
 
-from vividvr_engine.media.timecode import FrameRange
+from vividvr_client.timecode import FrameRange
 from vividvr_nuke.plate import ReadKnobs
 
 NODE_CLASS = "VividVR"  # the gizmo: VividVR.gizmo on the plugin path

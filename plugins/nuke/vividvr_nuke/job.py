@@ -17,9 +17,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from vividvr_daemon.client import DEFAULT_ADDRESS, DaemonClient, DaemonError, describe, make_request, pb
-
-from vividvr_engine.media.timecode import FrameRange
+from vividvr_client.client import DEFAULT_ADDRESS, DaemonClient, DaemonError, describe, make_request, pb
+from vividvr_client.timecode import FrameRange
 from vividvr_nuke import host
 from vividvr_nuke.plate import PlateError, name_template, otio_clip, plate_from_read, restore_frames, restored_read
 

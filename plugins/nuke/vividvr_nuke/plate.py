@@ -12,7 +12,7 @@ one-line change here:
 - A `colorspace` of "default (X)" means X for that file type; restored media of another file
   type would read a different default, so the output Read is given X explicitly.
 
-Frame ranges are `vividvr_engine.media.timecode.FrameRange` (a pure module, importable in
+Frame ranges are `vividvr_client.timecode.FrameRange` (a pure module, importable in
 Nuke's Python): the one frame-range type of the project.
 """
 
@@ -22,9 +22,8 @@ import os
 import re
 from dataclasses import dataclass
 
-from vividvr_daemon.otio_json import clip_json, movie_reference, sequence_reference, time_range
-
-from vividvr_engine.media.timecode import FrameRange
+from vividvr_client.otio_json import clip_json, movie_reference, sequence_reference, time_range
+from vividvr_client.timecode import FrameRange
 
 MOVIE_FIRST_FRAME = 1
 FRAME_MODE_OFFSET = "offset"

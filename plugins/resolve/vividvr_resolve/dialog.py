@@ -13,8 +13,7 @@ import threading
 from dataclasses import replace
 from typing import Any
 
-from vividvr_daemon.client import DaemonError, describe
-
+from vividvr_client.client import DaemonError, describe
 from vividvr_resolve import workflow
 from vividvr_resolve.host import Field, Form, ResolveHost, Ui
 from vividvr_resolve.settings import CLIP_COLORS, OUTPUT_NAMES, PRESETS, PluginSettings, SettingsProblem

@@ -13,9 +13,8 @@ import os
 from dataclasses import dataclass
 from fractions import Fraction
 
-from vividvr_daemon.otio_json import clip_json, media_of, movie_reference, sequence_reference, split_pattern, time_range
-
-from vividvr_engine.media.timecode import parse_timecode
+from vividvr_client.otio_json import clip_json, media_of, movie_reference, sequence_reference, split_pattern, time_range
+from vividvr_client.timecode import parse_timecode
 
 SAME_RATE = 1e-4  # relative: "23.976" and 24000/1001 are one clock
 NTSC = {"23.976": Fraction(24000, 1001), "29.97": Fraction(30000, 1001), "47.952": Fraction(48000, 1001),

@@ -16,8 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from vividvr_daemon.client import DaemonError, describe, make_request
-
+from vividvr_client.client import DaemonError, describe, make_request
 from vividvr_resolve import workflow
 from vividvr_resolve.editorial import restored_media
 from vividvr_resolve.host import HostError, ResolveHost, find_resolve, loader_source, tool_attrs

@@ -1,6 +1,6 @@
 """Restore and collect: what to send, how to send it, and how the result comes back onto the timeline.
 
-Host calls go through `host.ResolveHost`, daemon calls through `vividvr_daemon.client`. The order is
+Host calls go through `host.ResolveHost`, daemon calls through `vividvr_client.client`. The order is
 chosen so a failure early changes nothing in the project: clips are read, the daemon is reached and
 every job is accepted before anything is imported, placed or marked.
 """
@@ -13,8 +13,8 @@ from fractions import Fraction
 from typing import Any
 
 import grpc
-from vividvr_daemon.client import DaemonClient, DaemonError, describe, make_request, pb
 
+from vividvr_client.client import DaemonClient, DaemonError, describe, make_request, pb
 from vividvr_resolve.editorial import (
     ClipMedia,
     ItemFacts,

@@ -18,8 +18,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
-from vividvr_daemon.v1 import daemon_pb2 as pb
-from vividvr_daemon.v1 import daemon_pb2_grpc as pb_grpc
+
+from vividvr_client.v1 import daemon_pb2 as pb
+from vividvr_client.v1 import daemon_pb2_grpc as pb_grpc
 
 DEFAULT_ADDRESS = "127.0.0.1:50777"
 TERMINAL_EVENTS = ("completed", "failed", "cancelled")

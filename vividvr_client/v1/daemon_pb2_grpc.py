@@ -3,7 +3,7 @@
 import grpc
 import warnings
 
-from vividvr_daemon.v1 import daemon_pb2 as vividvr__daemon_dot_v1_dot_daemon__pb2
+from vividvr_client.v1 import daemon_pb2 as vividvr__client_dot_v1_dot_daemon__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -18,7 +18,7 @@ except ImportError:
 if _version_not_supported:
     raise RuntimeError(
         f'The grpc package installed is at version {GRPC_VERSION},'
-        + ' but the generated code in vividvr_daemon/v1/daemon_pb2_grpc.py depends on'
+        + ' but the generated code in vividvr_client/v1/daemon_pb2_grpc.py depends on'
         + f' grpcio>={GRPC_GENERATED_VERSION}.'
         + f' Please upgrade your grpc module to grpcio>={GRPC_GENERATED_VERSION}'
         + f' or downgrade your generated code using grpcio-tools<={GRPC_VERSION}.'
@@ -36,38 +36,38 @@ class RestorerStub:
         """
         self.RestoreClip = channel.unary_stream(
                 '/vividvr.v1.Restorer/RestoreClip',
-                request_serializer=vividvr__daemon_dot_v1_dot_daemon__pb2.RestoreRequest.SerializeToString,
-                response_deserializer=vividvr__daemon_dot_v1_dot_daemon__pb2.RestoreEvent.FromString,
+                request_serializer=vividvr__client_dot_v1_dot_daemon__pb2.RestoreRequest.SerializeToString,
+                response_deserializer=vividvr__client_dot_v1_dot_daemon__pb2.RestoreEvent.FromString,
                 _registered_method=True)
         self.SubmitJob = channel.unary_unary(
                 '/vividvr.v1.Restorer/SubmitJob',
-                request_serializer=vividvr__daemon_dot_v1_dot_daemon__pb2.RestoreRequest.SerializeToString,
-                response_deserializer=vividvr__daemon_dot_v1_dot_daemon__pb2.SubmitJobResponse.FromString,
+                request_serializer=vividvr__client_dot_v1_dot_daemon__pb2.RestoreRequest.SerializeToString,
+                response_deserializer=vividvr__client_dot_v1_dot_daemon__pb2.SubmitJobResponse.FromString,
                 _registered_method=True)
         self.WatchJob = channel.unary_stream(
                 '/vividvr.v1.Restorer/WatchJob',
-                request_serializer=vividvr__daemon_dot_v1_dot_daemon__pb2.WatchJobRequest.SerializeToString,
-                response_deserializer=vividvr__daemon_dot_v1_dot_daemon__pb2.RestoreEvent.FromString,
+                request_serializer=vividvr__client_dot_v1_dot_daemon__pb2.WatchJobRequest.SerializeToString,
+                response_deserializer=vividvr__client_dot_v1_dot_daemon__pb2.RestoreEvent.FromString,
                 _registered_method=True)
         self.GetJob = channel.unary_unary(
                 '/vividvr.v1.Restorer/GetJob',
-                request_serializer=vividvr__daemon_dot_v1_dot_daemon__pb2.GetJobRequest.SerializeToString,
-                response_deserializer=vividvr__daemon_dot_v1_dot_daemon__pb2.Job.FromString,
+                request_serializer=vividvr__client_dot_v1_dot_daemon__pb2.GetJobRequest.SerializeToString,
+                response_deserializer=vividvr__client_dot_v1_dot_daemon__pb2.Job.FromString,
                 _registered_method=True)
         self.ListJobs = channel.unary_unary(
                 '/vividvr.v1.Restorer/ListJobs',
-                request_serializer=vividvr__daemon_dot_v1_dot_daemon__pb2.ListJobsRequest.SerializeToString,
-                response_deserializer=vividvr__daemon_dot_v1_dot_daemon__pb2.ListJobsResponse.FromString,
+                request_serializer=vividvr__client_dot_v1_dot_daemon__pb2.ListJobsRequest.SerializeToString,
+                response_deserializer=vividvr__client_dot_v1_dot_daemon__pb2.ListJobsResponse.FromString,
                 _registered_method=True)
         self.CancelJob = channel.unary_unary(
                 '/vividvr.v1.Restorer/CancelJob',
-                request_serializer=vividvr__daemon_dot_v1_dot_daemon__pb2.CancelJobRequest.SerializeToString,
-                response_deserializer=vividvr__daemon_dot_v1_dot_daemon__pb2.Job.FromString,
+                request_serializer=vividvr__client_dot_v1_dot_daemon__pb2.CancelJobRequest.SerializeToString,
+                response_deserializer=vividvr__client_dot_v1_dot_daemon__pb2.Job.FromString,
                 _registered_method=True)
         self.GetServerStatus = channel.unary_unary(
                 '/vividvr.v1.Restorer/GetServerStatus',
-                request_serializer=vividvr__daemon_dot_v1_dot_daemon__pb2.GetServerStatusRequest.SerializeToString,
-                response_deserializer=vividvr__daemon_dot_v1_dot_daemon__pb2.ServerStatus.FromString,
+                request_serializer=vividvr__client_dot_v1_dot_daemon__pb2.GetServerStatusRequest.SerializeToString,
+                response_deserializer=vividvr__client_dot_v1_dot_daemon__pb2.ServerStatus.FromString,
                 _registered_method=True)
 
 
@@ -126,38 +126,38 @@ def add_RestorerServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'RestoreClip': grpc.unary_stream_rpc_method_handler(
                     servicer.RestoreClip,
-                    request_deserializer=vividvr__daemon_dot_v1_dot_daemon__pb2.RestoreRequest.FromString,
-                    response_serializer=vividvr__daemon_dot_v1_dot_daemon__pb2.RestoreEvent.SerializeToString,
+                    request_deserializer=vividvr__client_dot_v1_dot_daemon__pb2.RestoreRequest.FromString,
+                    response_serializer=vividvr__client_dot_v1_dot_daemon__pb2.RestoreEvent.SerializeToString,
             ),
             'SubmitJob': grpc.unary_unary_rpc_method_handler(
                     servicer.SubmitJob,
-                    request_deserializer=vividvr__daemon_dot_v1_dot_daemon__pb2.RestoreRequest.FromString,
-                    response_serializer=vividvr__daemon_dot_v1_dot_daemon__pb2.SubmitJobResponse.SerializeToString,
+                    request_deserializer=vividvr__client_dot_v1_dot_daemon__pb2.RestoreRequest.FromString,
+                    response_serializer=vividvr__client_dot_v1_dot_daemon__pb2.SubmitJobResponse.SerializeToString,
             ),
             'WatchJob': grpc.unary_stream_rpc_method_handler(
                     servicer.WatchJob,
-                    request_deserializer=vividvr__daemon_dot_v1_dot_daemon__pb2.WatchJobRequest.FromString,
-                    response_serializer=vividvr__daemon_dot_v1_dot_daemon__pb2.RestoreEvent.SerializeToString,
+                    request_deserializer=vividvr__client_dot_v1_dot_daemon__pb2.WatchJobRequest.FromString,
+                    response_serializer=vividvr__client_dot_v1_dot_daemon__pb2.RestoreEvent.SerializeToString,
             ),
             'GetJob': grpc.unary_unary_rpc_method_handler(
                     servicer.GetJob,
-                    request_deserializer=vividvr__daemon_dot_v1_dot_daemon__pb2.GetJobRequest.FromString,
-                    response_serializer=vividvr__daemon_dot_v1_dot_daemon__pb2.Job.SerializeToString,
+                    request_deserializer=vividvr__client_dot_v1_dot_daemon__pb2.GetJobRequest.FromString,
+                    response_serializer=vividvr__client_dot_v1_dot_daemon__pb2.Job.SerializeToString,
             ),
             'ListJobs': grpc.unary_unary_rpc_method_handler(
                     servicer.ListJobs,
-                    request_deserializer=vividvr__daemon_dot_v1_dot_daemon__pb2.ListJobsRequest.FromString,
-                    response_serializer=vividvr__daemon_dot_v1_dot_daemon__pb2.ListJobsResponse.SerializeToString,
+                    request_deserializer=vividvr__client_dot_v1_dot_daemon__pb2.ListJobsRequest.FromString,
+                    response_serializer=vividvr__client_dot_v1_dot_daemon__pb2.ListJobsResponse.SerializeToString,
             ),
             'CancelJob': grpc.unary_unary_rpc_method_handler(
                     servicer.CancelJob,
-                    request_deserializer=vividvr__daemon_dot_v1_dot_daemon__pb2.CancelJobRequest.FromString,
-                    response_serializer=vividvr__daemon_dot_v1_dot_daemon__pb2.Job.SerializeToString,
+                    request_deserializer=vividvr__client_dot_v1_dot_daemon__pb2.CancelJobRequest.FromString,
+                    response_serializer=vividvr__client_dot_v1_dot_daemon__pb2.Job.SerializeToString,
             ),
             'GetServerStatus': grpc.unary_unary_rpc_method_handler(
                     servicer.GetServerStatus,
-                    request_deserializer=vividvr__daemon_dot_v1_dot_daemon__pb2.GetServerStatusRequest.FromString,
-                    response_serializer=vividvr__daemon_dot_v1_dot_daemon__pb2.ServerStatus.SerializeToString,
+                    request_deserializer=vividvr__client_dot_v1_dot_daemon__pb2.GetServerStatusRequest.FromString,
+                    response_serializer=vividvr__client_dot_v1_dot_daemon__pb2.ServerStatus.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -185,8 +185,8 @@ class Restorer:
             request,
             target,
             '/vividvr.v1.Restorer/RestoreClip',
-            vividvr__daemon_dot_v1_dot_daemon__pb2.RestoreRequest.SerializeToString,
-            vividvr__daemon_dot_v1_dot_daemon__pb2.RestoreEvent.FromString,
+            vividvr__client_dot_v1_dot_daemon__pb2.RestoreRequest.SerializeToString,
+            vividvr__client_dot_v1_dot_daemon__pb2.RestoreEvent.FromString,
             options,
             channel_credentials,
             insecure,
@@ -212,8 +212,8 @@ class Restorer:
             request,
             target,
             '/vividvr.v1.Restorer/SubmitJob',
-            vividvr__daemon_dot_v1_dot_daemon__pb2.RestoreRequest.SerializeToString,
-            vividvr__daemon_dot_v1_dot_daemon__pb2.SubmitJobResponse.FromString,
+            vividvr__client_dot_v1_dot_daemon__pb2.RestoreRequest.SerializeToString,
+            vividvr__client_dot_v1_dot_daemon__pb2.SubmitJobResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -239,8 +239,8 @@ class Restorer:
             request,
             target,
             '/vividvr.v1.Restorer/WatchJob',
-            vividvr__daemon_dot_v1_dot_daemon__pb2.WatchJobRequest.SerializeToString,
-            vividvr__daemon_dot_v1_dot_daemon__pb2.RestoreEvent.FromString,
+            vividvr__client_dot_v1_dot_daemon__pb2.WatchJobRequest.SerializeToString,
+            vividvr__client_dot_v1_dot_daemon__pb2.RestoreEvent.FromString,
             options,
             channel_credentials,
             insecure,
@@ -266,8 +266,8 @@ class Restorer:
             request,
             target,
             '/vividvr.v1.Restorer/GetJob',
-            vividvr__daemon_dot_v1_dot_daemon__pb2.GetJobRequest.SerializeToString,
-            vividvr__daemon_dot_v1_dot_daemon__pb2.Job.FromString,
+            vividvr__client_dot_v1_dot_daemon__pb2.GetJobRequest.SerializeToString,
+            vividvr__client_dot_v1_dot_daemon__pb2.Job.FromString,
             options,
             channel_credentials,
             insecure,
@@ -293,8 +293,8 @@ class Restorer:
             request,
             target,
             '/vividvr.v1.Restorer/ListJobs',
-            vividvr__daemon_dot_v1_dot_daemon__pb2.ListJobsRequest.SerializeToString,
-            vividvr__daemon_dot_v1_dot_daemon__pb2.ListJobsResponse.FromString,
+            vividvr__client_dot_v1_dot_daemon__pb2.ListJobsRequest.SerializeToString,
+            vividvr__client_dot_v1_dot_daemon__pb2.ListJobsResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -320,8 +320,8 @@ class Restorer:
             request,
             target,
             '/vividvr.v1.Restorer/CancelJob',
-            vividvr__daemon_dot_v1_dot_daemon__pb2.CancelJobRequest.SerializeToString,
-            vividvr__daemon_dot_v1_dot_daemon__pb2.Job.FromString,
+            vividvr__client_dot_v1_dot_daemon__pb2.CancelJobRequest.SerializeToString,
+            vividvr__client_dot_v1_dot_daemon__pb2.Job.FromString,
             options,
             channel_credentials,
             insecure,
@@ -347,8 +347,8 @@ class Restorer:
             request,
             target,
             '/vividvr.v1.Restorer/GetServerStatus',
-            vividvr__daemon_dot_v1_dot_daemon__pb2.GetServerStatusRequest.SerializeToString,
-            vividvr__daemon_dot_v1_dot_daemon__pb2.ServerStatus.FromString,
+            vividvr__client_dot_v1_dot_daemon__pb2.GetServerStatusRequest.SerializeToString,
+            vividvr__client_dot_v1_dot_daemon__pb2.ServerStatus.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,9 +1,9 @@
 """Regenerate the checked-in gRPC stubs from protos/vividvr/v1/*.proto.
 
-Run `python -m vividvr_daemon.codegen` from a checkout after editing a .proto; a test regenerates
+Run `.venv/bin/python scripts/generate_stubs.py` from a checkout after editing a .proto; a test regenerates
 into a temporary folder and fails if the checked-in files differ. The protos are mapped onto the
-`vividvr_daemon/v1` import path so the generated modules import each other as
-`vividvr_daemon.v1.*` without any post-processing.
+`vividvr_client/v1` import path so the generated modules import each other as
+`vividvr_client.v1.*` without any post-processing.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 PROTO_DIR = REPO / "protos" / "vividvr" / "v1"
-STUB_DIR = Path(__file__).resolve().parent / "v1"
-IMPORT_PREFIX = "vividvr_daemon/v1"
+STUB_DIR = REPO / "vividvr_client" / "v1"
+IMPORT_PREFIX = "vividvr_client/v1"
 
 
 def generate(out_dir: Path) -> list[Path]:
