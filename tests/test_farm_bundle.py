@@ -16,6 +16,7 @@ import pytest
 import yaml
 from media_patterns import movie_frames
 from openjd.model import decode_job_template
+from published_checkpoints import write_published_tree
 from reel_support import edit_timeline, make_sources
 from test_reel_scenes import scene_clip
 
@@ -44,14 +45,22 @@ def bundle(capsys, *argv: str) -> tuple[int, str, str]:  # type: ignore[no-untyp
     return code, out, err
 
 
+def test_a_gpu_bundle_without_readable_checkpoints_is_refused_naming_them(tmp_path, edit, capsys):
+    code, _, err = bundle(capsys, str(edit), "--bundle", str(tmp_path / "b"), "--output-dir", str(tmp_path / "o"),
+                          "--engine", "vividvr", "--checkpoints", str(tmp_path / "nowhere"))
+    assert code == 2 and "--checkpoints" in err and "nowhere" in err
+    assert not (tmp_path / "b").exists()
+
+
 def run_locally(command: str, timeout: float = 300) -> subprocess.CompletedProcess:
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
     return subprocess.run(shlex.split(command), capture_output=True, text=True, timeout=timeout, env=env)
 
 
 def test_bundle_is_valid_openjd_with_one_restore_task_per_range_and_a_conform_step(tmp_path, edit, capsys):
+    published = write_published_tree(tmp_path / "published")  # header-only files: the sizes workers load
     code, out, err = bundle(capsys, str(edit), "--bundle", str(tmp_path / "b"), "--output-dir", str(tmp_path / "o"),
-                            "--engine", "vividvr", "--steps", "20")
+                            "--engine", "vividvr", "--steps", "20", "--checkpoints", str(published))
     assert code == 0, err
     document = yaml.safe_load((tmp_path / "b" / "template.yaml").read_text())
     decode_job_template(template=document)  # raises if invalid
@@ -61,7 +70,7 @@ def test_bundle_is_valid_openjd_with_one_restore_task_per_range_and_a_conform_st
     assert params["Frames"] == ["2-8", "1-4"] and restore["parameterSpace"]["combination"].startswith("(")
     assert [p.rsplit("/", 1)[-1] for p in params["State"]] == ["alpha.2-8", "beta.1-4"]
     amounts = {a["name"]: a["min"] for a in restore["hostRequirements"]["amounts"]}
-    assert amounts["amount.worker.gpu"] == 1 and amounts["amount.worker.gpu.memory"] > 1024
+    assert amounts["amount.worker.gpu"] == 1 and amounts["amount.worker.gpu.memory"] > 20 * 1024  # MiB: the 5B model
     assert "--steps" in restore["script"]["actions"]["onRun"]["args"]
     assert conform["dependencies"] == [{"dependsOn": "Restore"}]
     values = yaml.safe_load((tmp_path / "b" / "parameter_values.yaml").read_text())

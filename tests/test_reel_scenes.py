@@ -83,32 +83,32 @@ def test_read_index_reads_the_scene_clip_bars(tmp_path):
 
 
 class RecordingEngine:
-    """The preview engine at scale 1, noting the length of every clip it is handed."""
+    """The preview engine, noting the length of every clip it is handed."""
 
     def __init__(self) -> None:
         from vividvr_engine.preview import PreviewEngine
-        from vividvr_engine.settings import RestoreSettings
 
-        self.inner = PreviewEngine(RestoreSettings(upscale=1, num_temporal_process_frames=9))
-        self.name, self.settings, self.clips = "recording", self.inner.settings, []
+        self.inner, self.name, self.clips = PreviewEngine(), "recording", []
 
-    def output_size(self, height, width):  # type: ignore[no-untyped-def]
-        return self.inner.output_size(height, width)
+    def output_size(self, height, width, settings):  # type: ignore[no-untyped-def]
+        return self.inner.output_size(height, width, settings)
 
-    def restore(self, clip, sink, progress=None, **kwargs):  # type: ignore[no-untyped-def]
+    def restore(self, clip, sink, settings, progress=None, **kwargs):  # type: ignore[no-untyped-def]
         self.clips.append(clip.num_frames)
-        self.inner.restore(clip, sink, progress, **kwargs)
+        self.inner.restore(clip, sink, settings, progress, **kwargs)
 
 
 def test_scene_split_engine_restores_each_scene_alone_into_one_output_in_order(tmp_path):
     from vividvr_client.timecode import FrameRange
     from vividvr_editorial.scenes import split_engine_at_scenes
     from vividvr_engine.restore_job import RestoreJobSpec, restore_clip
+    from vividvr_engine.settings import RestoreSettings
 
     source = scene_clip(tmp_path / "scan.mov")
     recording = RecordingEngine()
     engine = split_engine_at_scenes(recording, str(source), FrameRange(10, 54))
-    restore_clip(RestoreJobSpec(str(source), str(tmp_path / "out.mov"), FrameRange(10, 54)), engine)
+    settings = RestoreSettings(upscale=1, num_temporal_process_frames=9)
+    restore_clip(RestoreJobSpec(str(source), str(tmp_path / "out.mov"), FrameRange(10, 54)), engine, settings)
     assert recording.clips == [10, 25, 10]  # 10-19, 20-44, 45-54: no clip spans a cut
     restored = av.open(str(tmp_path / "out.mov")).decode(video=0)
     assert [read_index(f.to_ndarray(format="rgb24")[:4].astype(np.float32) / 255) for f in restored] == list(
