@@ -192,8 +192,8 @@ def run(args: argparse.Namespace) -> int:
             colour=colour_from_args(args),
         )
         settings = settings_from_args(args)
-        require_captioner(args.engine, settings, args.checkpoints)
         devices = devices_from_args(args, info, spec, settings)
+        require_captioner(args.engine, settings, args.checkpoints)
         device = devices[0] if devices else args.device
         engine = create_engine(args.engine, args.checkpoints, device, offload=settings.offload)
         if args.batch_tiles:
