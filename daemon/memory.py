@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import json
 import math
-import struct
 from dataclasses import dataclass
 from pathlib import Path
 
 from vividvr_engine.planning import PATCH, VAE_SPATIAL, generation_side, latent_frames, padded_window_frames
 from vividvr_engine.settings import RestoreSettings
+from vividvr_engine.weights_check import WeightsProblem, declared_tensors, weight_set_files
 
 GIB = 1024**3
 FLOAT32 = 4
@@ -35,11 +35,6 @@ VAE_FRAME_BATCH = 8  # pixel frames the tiled CogVideoX VAE convolves at once (2
 VAE_LIVE_MAPS = 3  # a conv's input, its output and the causal conv cache, at full-resolution width
 SMALL_MODEL_WEIGHTS = {"realesrgan": 256 * 1024**2}  # RRDBNet x2/x4 + CRAFT, fp32, with workspace
 TEXTFIX_WEIGHTS = SMALL_MODEL_WEIGHTS["realesrgan"]
-MAX_HEADER = 100 * 1024**2  # a safetensors header larger than this is not one
-SAFETENSORS_DTYPE_BYTES = {
-    "F64": 8, "I64": 8, "U64": 8, "F32": 4, "I32": 4, "U32": 4, "F16": 2, "BF16": 2, "I16": 2, "U16": 2,
-    "F8_E4M3": 1, "F8_E5M2": 1, "I8": 1, "U8": 1, "BOOL": 1,
-}  # fmt: skip
 # setting -> (flag of `vividvr restore`/`submit`, advice)
 ADVICE = {
     "offload": ("--offload model", "set offload to model"),
@@ -70,30 +65,13 @@ class ModelSize:
     vae_channels: int  # widest full-resolution VAE feature map
 
 
-def safetensors_parameters(path: Path) -> int:
-    """Elements declared in a .safetensors header (never reads the tensor data)."""
-    try:
-        with open(path, "rb") as file:
-            (length,) = struct.unpack("<Q", file.read(8))
-            if length > MAX_HEADER:
-                raise ValueError(f"header of {length} bytes")
-            header = json.loads(file.read(length))
-        return sum(math.prod(t["shape"]) for name, t in header.items() if name != "__metadata__")
-    except (OSError, struct.error, ValueError, TypeError, KeyError, AttributeError) as exc:
-        raise CheckpointUnreadable(f"{path}: not a readable safetensors file ({exc})") from None
-
-
 def weights_parameters(folder: Path, stem: str) -> int:
-    """Parameters of `stem`.safetensors in `folder`, or of every shard its `.index.json` names."""
-    single = folder / f"{stem}.safetensors"
-    if single.is_file():
-        return safetensors_parameters(single)
-    index = folder / f"{stem}.safetensors.index.json"
+    """Parameters of `stem`.safetensors in `folder`, or of every shard its `.index.json` names (headers only)."""
     try:
-        shards = sorted(set(json.loads(index.read_text())["weight_map"].values()))
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        raise CheckpointUnreadable(f"no readable {single.name} or {index.name} in {folder}") from None
-    return sum(safetensors_parameters(folder / shard) for shard in shards)
+        files = weight_set_files(folder, stem)
+        return sum(math.prod(t["shape"]) for path in files for t in declared_tensors(path).values())
+    except (WeightsProblem, OSError, KeyError, TypeError) as exc:
+        raise CheckpointUnreadable(str(exc)) from None
 
 
 def _config(path: Path) -> dict:

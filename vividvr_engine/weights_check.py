@@ -42,8 +42,8 @@ def weight_set_files(folder: Path, stem: str) -> list[Path]:
     return [folder / s for s in shards]
 
 
-def safetensors_header(path: Path) -> dict[str, Any]:
-    """Tensor name -> {"dtype", "shape", "data_offsets"}; raises when the file is not a whole safetensors file."""
+def _read_header(path: Path) -> tuple[dict[str, Any], int]:
+    """(tensor name -> {"dtype", "shape", "data_offsets"}, header length), reading the header alone."""
     size = path.stat().st_size
     with path.open("rb") as stream:
         head = stream.read(8)
@@ -56,7 +56,21 @@ def safetensors_header(path: Path) -> dict[str, Any]:
             header = json.loads(stream.read(length))
         except ValueError:
             raise WeightsProblem(f"{path} has an unreadable safetensors header") from None
+    if not isinstance(header, dict):
+        raise WeightsProblem(f"{path} has an unreadable safetensors header")
     header.pop("__metadata__", None)
+    return header, length
+
+
+def declared_tensors(path: Path) -> dict[str, Any]:
+    """The tensors a safetensors header declares, without checking the data is there (enough for sizing)."""
+    return _read_header(path)[0]
+
+
+def safetensors_header(path: Path) -> dict[str, Any]:
+    """Tensor name -> {"dtype", "shape", "data_offsets"}; raises when the file is not a whole safetensors file."""
+    header, length = _read_header(path)
+    size = path.stat().st_size
     end = 8 + length + max((t["data_offsets"][1] for t in header.values()), default=0)
     if size != end:
         what = "truncated" if size < end else "longer than its header says"
