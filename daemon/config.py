@@ -48,6 +48,7 @@ class DaemonConfig:
     idle_unload_seconds: float = 600.0
     memory_limit_gib: float | None = None
     placement: str = PLACEMENT_ONE
+    worker_retries: int = 2
     tls_cert: Path | None = None
     tls_key: Path | None = None
     token_file: Path | None = None
@@ -82,6 +83,8 @@ class DaemonConfig:
             raise ConfigError("at least one media_root and one output_root are needed")
         if self.placement not in (PLACEMENT_ONE, PLACEMENT_SPLIT):
             raise ConfigError(f"placement must be {PLACEMENT_ONE} or {PLACEMENT_SPLIT}, got {self.placement!r}")
+        if not isinstance(self.worker_retries, int) or self.worker_retries < 0:
+            raise ConfigError(f"worker_retries must be a whole number >= 0, got {self.worker_retries!r}")
         if self.max_request_bytes < 1024 or self.max_streams < 1:
             raise ConfigError("max_request_bytes must be >= 1024 and max_streams >= 1")
 

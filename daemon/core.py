@@ -44,6 +44,7 @@ ERROR_CODES: tuple[tuple[type[Exception], int], ...] = (
 )
 RESUMED_WARNING = "the daemon restarted while this job ran; it resumes from its last saved work"
 SHUTDOWN_WARNING = "the daemon is stopping; this job resumes from its last saved work when it starts again"
+WORKER_DIED = "an engine worker process died"
 
 
 def error_code(exc: BaseException) -> int:
@@ -377,6 +378,8 @@ class JobCore:
             if code == pb.ERROR_CODE_INTERNAL:
                 log.exception("job %s failed", job.id)
             message = str(exc) or type(exc).__name__
+            if code == pb.ERROR_CODE_DEVICE_WORKER and self._retry_after_worker_death(job.id, message):
+                return
             self._finish(job.id, pb.RestoreEvent(failed=pb.Failed(code=code, message=message)))
         else:
             # frames staged before a crash, but not yet announced, are announced now (no paths:
@@ -387,6 +390,30 @@ class JobCore:
             with self._lock:
                 self._tokens.pop(job.id, None)
                 self._cancel_requested.discard(job.id)
+
+    def _retry_after_worker_death(self, job_id: str, error: str) -> bool:
+        """Queue the job again (its saved steps kept) unless it has used up `worker_retries`.
+
+        A worker lost to a driver reset or an OOM kill should not cost a night's render; one that
+        dies every time must still end, so the retries are counted in the job's own history.
+        """
+        retried = sum(
+            1 for e in self.store.events_after(job_id, 0)
+            if e.WhichOneof("kind") == "warning" and e.warning.message.startswith(WORKER_DIED)
+        )
+        if self.stopping.is_set():  # the stop may have taken the worker down: resume at the next start
+            self.release(job_id)
+            self.store.requeue(SHUTDOWN_WARNING, job_id)
+            return True
+        if retried >= self.config.worker_retries:
+            return False
+        log.warning("job %s: engine worker died (%s); queued again (retry %d of %d)", job_id, error, retried + 1,
+                    self.config.worker_retries)
+        self.release(job_id)
+        warning = (f"{WORKER_DIED} ({error}); the job is queued again and resumes from its last finished step"
+                   f" (retry {retried + 1} of {self.config.worker_retries})")
+        self.store.requeue(warning, job_id)
+        return True
 
     def _user_cancelled(self, job_id: str) -> bool:
         with self._lock:

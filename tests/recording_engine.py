@@ -30,3 +30,21 @@ class WorkerDiesEngine(PreviewEngine):
         from vividvr_engine.distributed import DistributedError
 
         raise DistributedError(f"worker 1 on {devices[1] if devices else '?'} exited with code -9")
+
+
+class WorkerDiesOnceEngine(PreviewEngine):
+    """A split job whose worker dies the first time it runs, and which then runs normally."""
+
+    name = "worker-dies-once"
+    runs = 0
+
+    def restore(self, *args, devices: Sequence[str] | None = None, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        from vividvr_engine.distributed import DistributedError
+
+        with LOCK:
+            WorkerDiesOnceEngine.runs += 1
+            first = WorkerDiesOnceEngine.runs == 1
+            CALLS.append(tuple(devices or ()))
+        if first:
+            raise DistributedError(f"worker 1 on {devices[1] if devices else '?'} exited with code -9")
+        super().restore(*args, **kwargs)

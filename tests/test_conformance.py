@@ -141,3 +141,24 @@ def test_an_unknown_kind_fails(tmp_path, reference_vectors, reference_checkpoint
     (tmp_path / "odd.json").write_text(json.dumps({"kind": "teleport"}))
     passed, output = run(tmp_path, reference_checkpoints)
     assert not passed and "odd[unknown kind 'teleport'] FAIL" in output
+
+
+def test_batched_tile_evaluations_stay_within_the_reference_tolerances(tmp_path, reference_vectors,
+                                                                     reference_checkpoints):
+    from vividvr_engine.conformance import restore_settings
+    from vividvr_engine.pipeline import ClipInfo, plan_step_batches
+
+    for name in ("long", "window"):
+        copy_case(reference_vectors, tmp_path, name)
+        meta = json.loads((tmp_path / f"{name}.json").read_text())
+        frames, _channels, height, width = load_file(tmp_path / f"{name}.safetensors")["input"].shape
+        batches = plan_step_batches(ClipInfo(frames, height, width, meta["fps"]), restore_settings(meta), 8)
+        assert max(len(batch) for batch in batches) > 1, name  # the case really batches
+
+    out = io.StringIO()
+    passed = run_folder(tmp_path, reference_checkpoints, out, batch_tiles=8)
+
+    assert passed, failed_lines(out.getvalue())
+    assert {"long.output", "window.output", "long.window0.final_latents"} <= {
+        line.split()[0] for line in out.getvalue().splitlines()
+    }

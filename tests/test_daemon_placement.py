@@ -191,22 +191,50 @@ def test_submit_dry_run_prints_the_estimate_and_queues_nothing_and_split_travels
         daemon.stop()
 
 
-def test_a_dead_worker_fails_its_job_with_its_own_code_and_frees_the_devices(
+def test_a_job_whose_worker_keeps_dying_fails_with_its_own_code_after_its_retries_and_frees_the_devices(
     tmp_path: Path, recording: list, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setitem(ENGINES, "worker-dies", "recording_engine:WorkerDiesEngine")
-    daemon = start_daemon(tmp_path, devices=("cpu", "cpu"))
+    daemon = start_daemon(tmp_path, devices=("cpu", "cpu"), worker_retries=1)
     movie = make_media(tmp_path, frames=20)
     try:
         with DaemonClient(daemon.address) as client:
             request = _request(movie, tmp_path, "x.####.png", pb.PLACEMENT_ALL_IDLE_DEVICES)
             request.settings.engine = "worker-dies"
-            failed = _ended(client, client.submit(request).job_id)
+            history = list(client.watch(client.submit(request).job_id))
+            failed = history[-1]
             assert failed.WhichOneof("kind") == "failed"
             assert failed.failed.code == pb.ERROR_CODE_DEVICE_WORKER and "exited with code -9" in failed.failed.message
+            retries = [e.warning.message for e in history if e.WhichOneof("kind") == "warning"]
+            assert len(retries) == 1 and "(retry 1 of 1)" in retries[0] and "exited with code -9" in retries[0]
+            assert sum(e.WhichOneof("kind") == "started" for e in history) == 2
             after = client.submit(_request(movie, tmp_path, "y.####.png", pb.PLACEMENT_ALL_IDLE_DEVICES)).job_id
             assert _ended(client, after).WhichOneof("kind") == "completed"
         assert recording == [("cpu", "cpu")]
+    finally:
+        daemon.stop()
+
+
+def test_a_job_whose_worker_dies_once_is_queued_again_and_completes(
+    tmp_path: Path, recording: list, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(ENGINES, "worker-dies-once", "recording_engine:WorkerDiesOnceEngine")
+    monkeypatch.setattr(recording_engine.WorkerDiesOnceEngine, "runs", 0)
+    daemon = start_daemon(tmp_path, devices=("cpu", "cpu"))
+    movie = make_media(tmp_path, frames=20)
+    try:
+        with DaemonClient(daemon.address) as client:
+            request = _request(movie, tmp_path, "x.####.png", pb.PLACEMENT_ALL_IDLE_DEVICES)
+            request.settings.engine = "worker-dies-once"
+            history = list(client.watch(client.submit(request).job_id))
+        kinds = [e.WhichOneof("kind") for e in history]
+        assert kinds[-1] == "completed", kinds
+        warning = next(e.warning.message for e in history if e.WhichOneof("kind") == "warning")
+        assert "engine worker process died (worker 1 on cpu exited with code -9)" in warning
+        assert "resumes from its last finished step (retry 1 of 2)" in warning
+        assert kinds.index("warning") < kinds.index("queued", kinds.index("warning")) < len(kinds) - 1
+        assert recording == [("cpu", "cpu"), ("cpu", "cpu")]  # both runs split over both devices
+        assert sorted(p.name for p in (tmp_path / "out").glob("x.*.png")) == [f"x.{n:04d}.png" for n in range(20)]
     finally:
         daemon.stop()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shlex
@@ -140,6 +141,21 @@ def test_openjd_run_of_the_bundle_gives_the_same_files_as_reel_restore(tmp_path,
         tmp_path / "here" / "edit.restored.otio")
 
 
+def descendants(pid: int) -> list[int]:
+    """Every live process below `pid` (Linux /proc), found before any is killed and re-parented."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        below = children.get(todo.pop(), [])
+        found += below
+        todo += below
+    return found
+
+
 def steps_done(manifest: Path) -> int:
     try:
         return json.loads(manifest.read_text()).get("steps_done", 0)
@@ -168,7 +184,9 @@ def test_a_killed_restore_task_resumes_from_its_last_step_and_gives_identical_ou
     deadline = time.monotonic() + 240
     while steps_done(manifest) < 1 and time.monotonic() < deadline and task.poll() is None:
         time.sleep(0.1)
-    os.killpg(task.pid, signal.SIGKILL)  # the whole session: openjd, the task and its vividvr restore
+    for pid in [task.pid, *descendants(task.pid)]:  # openjd runs the task in a session of its own
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
     task.wait()
     assert 1 <= steps_done(manifest) < 3, "the task was not killed between its first and last step"
     assert not (tmp_path / "farm" / "alpha.2-5.mov").exists()

@@ -6,6 +6,8 @@ non-zero if anything fails. The runner cannot pass by looking away: every record
 read by a check (an extra controlnet block, scheduler run or window fails as "not compared"), a
 .json without its .safetensors (or the reverse) fails, a case named with `--expect` must be
 there, and the planned geometry (generation size, output shape, windows) must match the JSON.
+`--batch-tiles N` runs the restore cases with N (window, tile) evaluations per forward pass, to
+show that batching stays within the same tolerances.
 """
 
 from __future__ import annotations
@@ -97,7 +99,7 @@ class Recorded:
         return sorted(set(self._tensors) - self._read)
 
 
-def run_forward(case: str, meta: dict, tensors: Recorded, models: VividVRModels) -> list[Comparison]:
+def run_forward(case: str, meta: dict, tensors: Recorded, models: VividVRModels, batch_tiles: int) -> list[Comparison]:
     # The recording holds the rows in the order the reference tokenizes them: the prompts, then
     # the negative prompts (the README's "negative then positive" describes the CFG batch, not
     # these rows; the shared `forward` case has the positive row first). Row order is checked.
@@ -147,7 +149,8 @@ def run_forward(case: str, meta: dict, tensors: Recorded, models: VividVRModels)
     return results
 
 
-def run_scheduler(case: str, meta: dict, tensors: Recorded, models: VividVRModels) -> list[Comparison]:
+def run_scheduler(case: str, meta: dict, tensors: Recorded, models: VividVRModels, batch_tiles: int
+                  ) -> list[Comparison]:
     scheduler = models.scheduler
     scheduler.set_timesteps(meta["num_inference_steps"])
     results = []
@@ -221,14 +224,14 @@ def check_plan(case: str, meta: dict, settings: RestoreSettings, frames: int, he
     return results, windows
 
 
-def run_restore(case: str, meta: dict, tensors: Recorded, models: VividVRModels) -> list[Comparison]:
+def run_restore(case: str, meta: dict, tensors: Recorded, models: VividVRModels, batch_tiles: int) -> list[Comparison]:
     settings = restore_settings(meta)
     _check_prompt_texts(meta)
     calls = [
         RecordedCall(c["frames"], c["height"], c["width"], c["fps"], c["caption"]) for c in meta["captioner_calls"]
     ]
     captioner = RecordedCaptioner(calls)
-    engine = VividVREngine(models, captioner)
+    engine = VividVREngine(models, captioner, batch_tiles=batch_tiles)
     source = tensors["input"].permute(0, 2, 3, 1).numpy()
     clip = ArrayClip(source, meta["fps"])
     results, windows = check_plan(case, meta, settings, clip.num_frames, clip.height, clip.width)
@@ -284,14 +287,14 @@ def _check_prompt_texts(meta: dict) -> None:
         raise ValueError("the case's negative_prompt differs from the engine's")
 
 
-RUNNERS: dict[str, Callable[[str, dict, Recorded, VividVRModels], list[Comparison]]] = {
+RUNNERS: dict[str, Callable[[str, dict, Recorded, VividVRModels, int], list[Comparison]]] = {
     "forward": run_forward,
     "scheduler": run_scheduler,
     "restore": run_restore,
 }
 
 
-def run_case(path: Path, models: VividVRModels) -> list[Comparison]:
+def run_case(path: Path, models: VividVRModels, batch_tiles: int = 1) -> list[Comparison]:
     """All checks of one case, ending with a failure for each recorded tensor no check read."""
     meta = json.loads(path.read_text())
     name = meta.get("case", path.stem)
@@ -299,7 +302,7 @@ def run_case(path: Path, models: VividVRModels) -> list[Comparison]:
     if runner is None:
         return [failure(f"{name}[unknown kind {meta.get('kind')!r}]")]
     tensors = Recorded(load_file(path.with_suffix(".safetensors")))
-    results = runner(name, meta, tensors, models)
+    results = runner(name, meta, tensors, models, batch_tiles)
     results += [failure(f"{name}.{key}[recorded, not compared]") for key in tensors.unread()]
     return results or [failure(f"{name}[no checks]")]
 
@@ -313,7 +316,7 @@ def _case_files(vectors: Path) -> tuple[list[Path], list[str]]:
     return [jsons[stem] for stem in sorted(set(jsons) & tensors)], problems
 
 
-def run_folder(vectors: Path, checkpoints: Path, out=None, expect: Iterable[str] = ()) -> bool:
+def run_folder(vectors: Path, checkpoints: Path, out=None, expect: Iterable[str] = (), batch_tiles: int = 1) -> bool:
     out = out or sys.stdout
     cases, problems = _case_files(vectors)
     present = {p.stem for p in cases} | {json.loads(p.read_text()).get("case", p.stem) for p in cases}
@@ -327,7 +330,7 @@ def run_folder(vectors: Path, checkpoints: Path, out=None, expect: Iterable[str]
     all_passed = not problems
     for path in cases:
         try:
-            results = run_case(path, models)
+            results = run_case(path, models, batch_tiles)
         except Exception as exc:
             traceback.print_exc()
             print(f"{path.stem} FAIL {exc.__class__.__name__}: {exc}", file=out)
@@ -353,8 +356,12 @@ def main(argv: list[str] | None = None) -> int:
         metavar="NAME,...",
         help="cases that must be present (a missing one fails)",
     )
+    parser.add_argument("--batch-tiles", type=int, default=1, metavar="N",
+                        help="(window, tile) evaluations per forward pass in restore cases (default 1)")
     args = parser.parse_args(argv)
-    return 0 if run_folder(args.vectors, args.checkpoints, expect=args.expect) else 1
+    if args.batch_tiles < 1:
+        parser.error("--batch-tiles must be at least 1")
+    return 0 if run_folder(args.vectors, args.checkpoints, expect=args.expect, batch_tiles=args.batch_tiles) else 1
 
 
 if __name__ == "__main__":
