@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from hub_server import TinyHub
-from huggingface_hub import constants
+from huggingface_hub import constants, file_download
 
 from vividvr_cli.models_command import ModelsError, download_hub, download_release, verify
 from vividvr_engine.published import COGVIDEOX, VIVIDVR, ReleaseFile
@@ -191,7 +191,8 @@ def test_verify_names_a_corrupted_and_a_missing_file_against_the_hub(hub, tmp_pa
     lines = [f.line() for f in findings]
     assert len(lines) == 2, lines
     published = hashlib.sha256(hub.repos[VIVIDVR.repo]["controlnet/diffusion_pytorch_model.safetensors"]).hexdigest()
-    assert any(str(corrupted) in line and published in line and "SHA-256" in line for line in lines), lines
+    assert any(str(corrupted) in line and published in line and "SHA-256" in line
+               and "delete it so that the download fetches it again" in line for line in lines), lines
     assert any(f"missing {tmp_path / 'CogVideoX1.5-5B/tokenizer/spiece.model'}" in line for line in lines), lines
 
 
@@ -277,3 +278,47 @@ def test_a_full_disk_is_named_and_what_arrived_is_kept(hub, tmp_path: Path, monk
 
     assert download_release(item, tmp_path).read_bytes() == data
     assert hub.requests[-1][2] == "bytes=10000-"
+
+
+def test_a_full_disk_during_a_hub_download_is_named_and_the_next_run_continues_from_the_partial(
+        hub, tmp_path: Path, monkeypatch) -> None:
+    real_http_get = file_download.http_get
+
+    def disk_fills_at_40000_bytes(url: str, out, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        class Disk:
+            def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+                return getattr(out, name)
+
+            def write(self, data: bytes) -> int:
+                if out.tell() + len(data) > 40_000:
+                    raise OSError(errno.ENOSPC, "No space left on device")
+                return out.write(data)
+
+        real_http_get(url, Disk() if url.endswith("/connectors.pt") else out, **kwargs)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(file_download, "http_get", disk_fills_at_40000_bytes)
+        with pytest.raises(ModelsError, match=r"is full \(\d+\.\d GiB free\): free space and run the same command"
+                                              r" again; what was downloaded is kept"):
+            download_hub(VIVIDVR, tmp_path, endpoint=hub.url)
+    (partial,) = (tmp_path / VIVIDVR.folder / ".vividvr-partial").rglob("connectors.pt*")
+    received = partial.stat().st_size
+    assert received > 0
+    hub.requests.clear()
+
+    download_hub(VIVIDVR, tmp_path, endpoint=hub.url)
+
+    assert resumed_from(fetched(hub)["connectors.pt"]) == received
+    data = hub.repos[VIVIDVR.repo]["connectors.pt"]
+    assert (tmp_path / VIVIDVR.folder / "connectors.pt").read_bytes() == data
+
+
+def test_an_unreadable_lock_is_named_with_the_fix_and_nothing_is_downloaded(hub, tmp_path: Path) -> None:
+    (tmp_path / "revisions.json").write_text("{not json")
+    message = r"revisions\.json cannot be read .*: restore it from another machine's checkpoint folder, or delete it"
+
+    with pytest.raises(ModelsError, match=message):
+        download_hub(VIVIDVR, tmp_path, endpoint=hub.url)
+    with pytest.raises(ModelsError, match=message):
+        verify(["vividvr"], tmp_path, endpoint=hub.url)
+    assert not (tmp_path / VIVIDVR.folder).exists()

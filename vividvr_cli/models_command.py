@@ -308,8 +308,11 @@ def hub_findings(source: HubSource, commit: str, root: Path, part: str, endpoint
         path = root / source.folder / entry.path
         relative = f"{source.folder}/{entry.path}"
         item = known.get(relative) or Required(relative, f"{entry.path} of {source.repo}", source)
-        problem = mismatch(path, entry) if path.is_file() else f"missing {path} ({entry.size} bytes)"
-        if problem is not None:
+        if not path.is_file():
+            findings.append(Finding(part, item, path, f"missing {path} ({entry.size} bytes)"))
+        elif (problem := mismatch(path, entry)) is not None:
+            if path.stat().st_size == entry.size:  # `download` keeps a file of the published size
+                problem += "; delete it so that the download fetches it again"
             findings.append(Finding(part, item, path, problem))
     return findings
 
