@@ -111,7 +111,7 @@ def test_the_next_run_resumes_an_interrupted_file_from_the_bytes_received_and_re
     assert not set(ranges) & finished
     for path, data in hub.repos[VIVIDVR.repo].items():
         assert (folder / path).read_bytes() == data, path
-    assert not any((folder / ".vividvr-partial").rglob("*.incomplete"))
+    assert not (folder / ".vividvr-partial").exists()
 
 
 def test_a_corrupted_partial_file_is_deleted_with_a_message_and_fetched_anew(hub, tmp_path: Path) -> None:
@@ -135,6 +135,8 @@ def test_a_corrupted_partial_file_is_deleted_with_a_message_and_fetched_anew(hub
 def test_after_the_branch_moved_a_download_keeps_the_locked_commit_and_says_so(hub, tmp_path: Path, capsys) -> None:
     first = hub.commit
     download_hub(VIVIDVR, tmp_path, endpoint=hub.url)
+    assert f"{VIVIDVR.repo}@{first} (the current commit of 'main'; recorded in {tmp_path / 'revisions.json'})" \
+           in capsys.readouterr().out
     published = dict(hub.repos[VIVIDVR.repo])
     moved = {**hub.repos, VIVIDVR.repo: {**published, "connectors.pt": b"new weights " * 1000}}
     hub.push(moved, "fedcba9876543210fedcba9876543210fedcba98")
@@ -159,7 +161,8 @@ def test_a_pinned_revision_wins_over_a_lock_from_another_version_and_says_so(hub
     download_hub(COGVIDEOX, tmp_path, endpoint=hub.url)
 
     assert f"{COGVIDEOX.repo}@{COGVIDEOX.revision} (pinned by VividVR; {tmp_path / 'revisions.json'} locked {old}," \
-           " from another VividVR version: the pin wins)" in capsys.readouterr().out
+           f" from another VividVR version: the pin wins; recorded in {tmp_path / 'revisions.json'})" \
+           in capsys.readouterr().out
     assert json.loads((tmp_path / "revisions.json").read_text()) == {COGVIDEOX.repo: COGVIDEOX.revision}
     assert all(f"/resolve/{COGVIDEOX.revision}/" in r[1] for r in hub.requests if "/resolve/" in r[1])
 

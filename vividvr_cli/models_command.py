@@ -110,15 +110,16 @@ def read_lock(root: Path) -> dict[str, str]:
     return lock
 
 
-def write_lock(root: Path, repo: str, commit: str) -> None:
-    """Record the commit of `repo` in ROOT/revisions.json, replaced atomically (a crash leaves the old lock)."""
+def write_lock(root: Path, repo: str, commit: str) -> bool:
+    """Record the commit of `repo` in ROOT/revisions.json, replaced atomically; False when it was there already."""
     lock = read_lock(root)
     if lock.get(repo) == commit:
-        return
+        return False
     root.mkdir(parents=True, exist_ok=True)
     temporary = root / f".{LOCK}.tmp"
     temporary.write_text(json.dumps({**lock, repo: commit}, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     temporary.replace(root / LOCK)
+    return True
 
 
 def resolve(source: HubSource, root: Path, endpoint: str | None, timeout: float) -> tuple[str, str]:
@@ -136,7 +137,7 @@ def resolve(source: HubSource, root: Path, endpoint: str | None, timeout: float)
     elif locked:
         wanted, why = locked, f"locked in {root / LOCK}; delete that line to follow {source.revision!r}"
     else:
-        wanted, why = source.revision, f"the current commit of {source.revision!r}, not locked yet"
+        wanted, why = source.revision, f"the current commit of {source.revision!r}"
     info = HfApi(endpoint=endpoint).model_info(source.repo, revision=wanted, timeout=timeout)
     return info.sha or wanted, why
 
@@ -219,10 +220,11 @@ def download_hub(source: HubSource, root: Path, endpoint: str | None = None) -> 
         if offline():
             raise OfflineModeIsEnabled
         revision, why = resolve(source, root, endpoint, constants.HF_HUB_ETAG_TIMEOUT)
-        write_lock(root, source.repo, revision)
-        print(f"{source.repo}@{revision} ({why})", flush=True)
+        recorded = f"; recorded in {root / LOCK}" if write_lock(root, source.repo, revision) else ""
+        print(f"{source.repo}@{revision} ({why}{recorded})", flush=True)
         for entry in listing(source, revision, endpoint):
             fetch(source, entry, revision, folder, endpoint)
+        shutil.rmtree(folder / PARTIAL, ignore_errors=True)  # every file is in place: what is left is stale
     except ModelsError:
         raise
     except OfflineModeIsEnabled:
