@@ -322,15 +322,18 @@ def hub_findings(source: HubSource, commit: str, root: Path, part: str, endpoint
 def verify(parts: list[str], root: Path, endpoint: str | None = None) -> tuple[list[Finding], list[str]]:
     """(findings, how each part was checked): by the hub when it answers, else by the shipped manifest.
 
-    The hub is asked once per repository, waiting at most PROBE_TIMEOUT_S, and not again once it failed to
+    The hub is asked once per repository, waiting at most PROBE_TIMEOUT_S, and not again once it did not
     answer: huggingface_hub's listing retries an unreachable host five times with backoff (about 25 s).
     """
+    import httpx2
+
     findings: list[Finding] = []
     how: list[str] = []
     unreachable = "HF_HUB_OFFLINE is set" if offline() else None
     for part in parts:
         hub_sources = [s for s in PARTS[part] if isinstance(s, HubSource)]
-        if hub_sources and unreachable is None:
+        reason = unreachable
+        if hub_sources and reason is None:
             checked: list[str] = []
             try:
                 part_findings: list[Finding] = []
@@ -341,13 +344,14 @@ def verify(parts: list[str], root: Path, endpoint: str | None = None) -> tuple[l
             except ModelsError:
                 raise
             except Exception as exc:  # unreachable, refused: the manifest still answers
-                unreachable = f"the hub could not be asked: {hub_error(source, endpoint, exc, source.revision)}"
+                reason = f"the hub could not be asked: {hub_error(source, endpoint, exc, source.revision)}"
+                if isinstance(exc, httpx2.TransportError):
+                    unreachable = reason
             else:
                 findings += part_findings
                 how.append(f"{part}: checked against the hub's sizes and SHA-256 of {', '.join(checked)}")
                 continue
-        reason = unreachable if hub_sources else None
-        how.append(f"{part}: {reason + '; ' if reason else ''}checked against the shipped manifest")
+        how.append(f"{part}: {reason + '; ' if hub_sources and reason else ''}checked against the shipped manifest")
         findings += check([part], under(root), thorough=True)
     return findings, how
 
