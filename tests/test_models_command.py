@@ -325,3 +325,12 @@ def test_an_unreadable_lock_is_named_with_the_fix_and_nothing_is_downloaded(hub,
     with pytest.raises(ModelsError, match=message):
         verify(["vividvr"], tmp_path, endpoint=hub.url)
     assert not (tmp_path / VIVIDVR.folder).exists()
+
+
+def test_a_locked_commit_the_hub_does_not_have_is_named_with_the_fix(hub, tmp_path: Path) -> None:
+    gone = "e" * 40
+    (tmp_path / "revisions.json").write_text(json.dumps({VIVIDVR.repo: gone}))
+
+    with pytest.raises(ModelsError, match=rf"has no revision '{gone}' of csbhr/Vivid-VR: a mirror may not carry it"
+                                          r" yet; if revisions\.json locks that commit, delete its line"):
+        download_hub(VIVIDVR, tmp_path, endpoint=hub.url)
