@@ -122,13 +122,8 @@ def write_lock(root: Path, repo: str, commit: str) -> bool:
     return True
 
 
-def resolve(source: HubSource, root: Path, endpoint: str | None, timeout: float) -> tuple[str, str]:
-    """(commit, why that one): the pin in published.py, else the commit ROOT/revisions.json locks, else the branch's.
-
-    One request (`model_info`, which huggingface_hub does not retry), so an unreachable hub fails within `timeout`.
-    """
-    from huggingface_hub import HfApi
-
+def chosen_revision(source: HubSource, root: Path) -> tuple[str, str]:
+    """(revision, why that one): the pin in published.py, else the commit ROOT/revisions.json locks, else the branch."""
     locked = read_lock(root).get(source.repo)
     if source.pinned:
         wanted, why = source.revision, "pinned by VividVR"
@@ -138,8 +133,15 @@ def resolve(source: HubSource, root: Path, endpoint: str | None, timeout: float)
         wanted, why = locked, f"locked in {root / LOCK}; delete that line to follow {source.revision!r}"
     else:
         wanted, why = source.revision, f"the current commit of {source.revision!r}"
-    info = HfApi(endpoint=endpoint).model_info(source.repo, revision=wanted, timeout=timeout)
-    return info.sha or wanted, why
+    return wanted, why
+
+
+def resolve(source: HubSource, revision: str, endpoint: str | None, timeout: float) -> str:
+    """The commit `revision` names on the hub, in one request (`model_info`, which huggingface_hub does not
+    retry), so an unreachable hub fails within `timeout`."""
+    from huggingface_hub import HfApi
+
+    return HfApi(endpoint=endpoint).model_info(source.repo, revision=revision, timeout=timeout).sha or revision
 
 
 def listing(source: HubSource, commit: str, endpoint: str | None) -> list[RepoFile]:
@@ -219,7 +221,8 @@ def download_hub(source: HubSource, root: Path, endpoint: str | None = None) -> 
     try:
         if offline():
             raise OfflineModeIsEnabled
-        revision, why = resolve(source, root, endpoint, constants.HF_HUB_ETAG_TIMEOUT)
+        revision, why = chosen_revision(source, root)
+        revision = resolve(source, revision, endpoint, constants.HF_HUB_ETAG_TIMEOUT)
         recorded = f"; recorded in {root / LOCK}" if write_lock(root, source.repo, revision) else ""
         print(f"{source.repo}@{revision} ({why}{recorded})", flush=True)
         for entry in listing(source, revision, endpoint):
@@ -338,13 +341,14 @@ def verify(parts: list[str], root: Path, endpoint: str | None = None) -> tuple[l
             try:
                 part_findings: list[Finding] = []
                 for source in hub_sources:
-                    commit, why = resolve(source, root, endpoint, PROBE_TIMEOUT_S)
+                    revision, why = chosen_revision(source, root)
+                    commit = resolve(source, revision, endpoint, PROBE_TIMEOUT_S)
                     part_findings += hub_findings(source, commit, root, part, endpoint)
                     checked.append(f"{source.repo}@{commit} ({why})")
             except ModelsError:
                 raise
             except Exception as exc:  # unreachable, refused: the manifest still answers
-                reason = f"the hub could not be asked: {hub_error(source, endpoint, exc, source.revision)}"
+                reason = f"the hub could not be asked: {hub_error(source, endpoint, exc, revision)}"
                 if isinstance(exc, httpx2.TransportError):
                     unreachable = reason
             else:
