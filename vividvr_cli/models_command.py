@@ -126,19 +126,19 @@ def chosen_revision(source: HubSource, root: Path) -> tuple[str, str]:
     """(revision, why that one): the pin in published.py, else the commit ROOT/revisions.json locks, else the branch."""
     locked = read_lock(root).get(source.repo)
     if source.pinned:
-        wanted, why = source.revision, "pinned by VividVR"
-        if locked and locked != source.revision:
-            why += f"; {root / LOCK} locked {locked}, from another VividVR version: the pin wins"
-    elif locked:
-        wanted, why = locked, f"locked in {root / LOCK}; delete that line to follow {source.revision!r}"
-    else:
-        wanted, why = source.revision, f"the current commit of {source.revision!r}"
-    return wanted, why
+        upgraded = locked is not None and locked != source.revision
+        return source.revision, "pinned by VividVR" + (
+            f"; {root / LOCK} locked {locked}, from another VividVR version: the pin wins" if upgraded else "")
+    if locked:
+        return locked, f"locked in {root / LOCK}; delete that line to follow {source.revision!r}"
+    return source.revision, f"the current commit of {source.revision!r}"
 
 
 def resolve(source: HubSource, revision: str, endpoint: str | None, timeout: float) -> str:
-    """The commit `revision` names on the hub, in one request (`model_info`, which huggingface_hub does not
-    retry), so an unreachable hub fails within `timeout`."""
+    """The commit `revision` names on the hub.
+
+    One request (`model_info`, which huggingface_hub does not retry), so an unreachable hub fails within `timeout`.
+    """
     from huggingface_hub import HfApi
 
     return HfApi(endpoint=endpoint).model_info(source.repo, revision=revision, timeout=timeout).sha or revision
