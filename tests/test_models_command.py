@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import json
 import os
 import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from hub_server import TinyHub
-from huggingface_hub import constants
+from huggingface_hub import constants, file_download
 
 from vividvr_cli.models_command import ModelsError, download_hub, download_release, verify
 from vividvr_engine.published import COGVIDEOX, VIVIDVR, ReleaseFile
@@ -42,7 +44,8 @@ def hub(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(constants, "DOWNLOAD_CHUNK_SIZE", 8192)
     cogvideox = repository(REFERENCE / COGVIDEOX.folder)
     cogvideox[EXTRA] = b"x" * 2000
-    served = TinyHub({COGVIDEOX.repo: cogvideox, VIVIDVR.repo: repository(REFERENCE / VIVIDVR.folder)})
+    served = TinyHub({COGVIDEOX.repo: cogvideox, VIVIDVR.repo: repository(REFERENCE / VIVIDVR.folder)},
+                     older={COGVIDEOX.revision: {COGVIDEOX.repo: cogvideox}})  # the commit published.py pins
     server, url = served.start()
     served.url = url
     yield served
@@ -60,8 +63,11 @@ def test_download_fetches_exactly_the_files_the_engine_loads_and_verify_accepts_
     assert not (tmp_path / COGVIDEOX.folder / EXTRA).exists()
     findings, how = verify(["vividvr"], tmp_path, endpoint=hub.url)
     assert findings == []
-    assert how == ["vividvr: checked against the hub's sizes and SHA-256 of zai-org/CogVideoX1.5-5B@main, "
-                   "csbhr/Vivid-VR@main"]
+    assert how == [f"vividvr: checked against the hub's sizes and SHA-256 of {COGVIDEOX.repo}@{COGVIDEOX.revision}"
+                   f" (pinned by VividVR), {VIVIDVR.repo}@{hub.commit} (locked in {tmp_path / 'revisions.json'};"
+                   " delete that line to follow 'main')"]
+    assert json.loads((tmp_path / "revisions.json").read_text()) == {COGVIDEOX.repo: COGVIDEOX.revision,
+                                                                     VIVIDVR.repo: hub.commit}
 
 
 def test_a_dropped_connection_resumes_from_the_bytes_already_received(hub, tmp_path: Path) -> None:
@@ -75,25 +81,103 @@ def test_a_dropped_connection_resumes_from_the_bytes_already_received(hub, tmp_p
     assert (tmp_path / "Vivid-VR/connectors.pt").read_bytes() == hub.repos[VIVIDVR.repo]["connectors.pt"]
 
 
-def test_after_an_interrupted_run_the_next_run_fetches_only_what_is_not_complete(hub, tmp_path: Path) -> None:
-    # huggingface_hub resumes a file within a run (above) but drops a partial file when the run fails,
-    # so across runs the unit of resuming is the file: finished files stay and are not fetched again.
-    hub.drop_after["control_feat_proj.pt"] = 300_000
-    hub.fail_after_drop = True  # the retry inside the run gets 503: the run stops
+def fetched(hub: TinyHub) -> dict[str, str | None]:
+    """{path: Range header} of every file GET the hub answered (the last one per path)."""
+    return {r[1].split("/resolve/", 1)[1].split("/", 1)[1]: r[2] for r in hub.requests
+            if r[0] == "GET" and "/resolve/" in r[1]}
 
-    with pytest.raises(ModelsError, match=r"stopped.*Finished files are kept; run the same command again"):
-        download_hub(VIVIDVR, tmp_path, endpoint=hub.url)
+
+def interrupted(hub: TinyHub, root: Path, path: str, after: int) -> None:
+    """A run whose connection drops `after` bytes into `path` and whose in-run retry gets 503."""
+    hub.drop_after[path] = after
+    hub.fail_after_drop = True
+    with pytest.raises(ModelsError, match=r"failed on csbhr/Vivid-VR: HfHubHTTPError: .*503.*what arrived is kept"
+                                          r" under .*: run the same command again and it continues from there"):
+        download_hub(VIVIDVR, root, endpoint=hub.url)
+    hub.requests.clear()
+
+
+def test_the_next_run_resumes_an_interrupted_file_from_the_bytes_received_and_refetches_nothing_finished(
+        hub, tmp_path: Path) -> None:
+    interrupted(hub, tmp_path, "control_feat_proj.pt", after=300_000)
     folder = tmp_path / VIVIDVR.folder
     finished = {p for p in hub.repos[VIVIDVR.repo] if (folder / p).is_file()}
-    assert "control_feat_proj.pt" not in finished
-    hub.requests.clear()
+    assert "connectors.pt" in finished and "control_feat_proj.pt" not in finished
+
     download_hub(VIVIDVR, tmp_path, endpoint=hub.url)
 
-    fetched = {r[1].rsplit("/resolve/", 1)[1].split("/", 1)[1] for r in hub.requests if r[0] == "GET"
-               and "/resolve/" in r[1]}
-    assert "control_feat_proj.pt" in fetched and not fetched & finished
+    ranges = fetched(hub)
+    assert 0 < resumed_from(ranges["control_feat_proj.pt"]) <= 300_000  # where the first run stopped
+    assert not set(ranges) & finished
     for path, data in hub.repos[VIVIDVR.repo].items():
         assert (folder / path).read_bytes() == data, path
+    assert not (folder / ".vividvr-partial").exists()
+
+
+def test_a_corrupted_partial_file_is_deleted_with_a_message_and_fetched_anew(hub, tmp_path: Path) -> None:
+    interrupted(hub, tmp_path, "control_feat_proj.pt", after=300_000)
+    (partial,) = (tmp_path / VIVIDVR.folder / ".vividvr-partial").rglob("control_feat_proj.pt*")
+    data = hub.repos[VIVIDVR.repo]["control_feat_proj.pt"]
+    partial.write_bytes(bytes(len(data)))  # the right length, the wrong bytes
+
+    with pytest.raises(ModelsError, match=r"did not give the published file: .*control_feat_proj\.pt\.incomplete has"
+                                          r" SHA-256 [0-9a-f]{64}, not the published [0-9a-f]{64}\. That partial"
+                                          r" file was deleted \(nothing else was touched\): run the same command"):
+        download_hub(VIVIDVR, tmp_path, endpoint=hub.url)
+    assert not partial.exists()
+    assert (tmp_path / VIVIDVR.folder / "connectors.pt").is_file()  # finished files stay
+    download_hub(VIVIDVR, tmp_path, endpoint=hub.url)
+
+    assert fetched(hub)["control_feat_proj.pt"] is None  # from the first byte
+    assert (tmp_path / VIVIDVR.folder / "control_feat_proj.pt").read_bytes() == data
+
+
+def test_after_the_branch_moved_a_download_keeps_the_locked_commit_and_says_so(hub, tmp_path: Path, capsys) -> None:
+    first = hub.commit
+    download_hub(VIVIDVR, tmp_path, endpoint=hub.url)
+    assert f"{VIVIDVR.repo}@{first} (the current commit of 'main'; recorded in {tmp_path / 'revisions.json'})" \
+           in capsys.readouterr().out
+    published = dict(hub.repos[VIVIDVR.repo])
+    moved = {**hub.repos, VIVIDVR.repo: {**published, "connectors.pt": b"new weights " * 1000}}
+    hub.push(moved, "fedcba9876543210fedcba9876543210fedcba98")
+    (tmp_path / VIVIDVR.folder / "connectors.pt").unlink()
+    capsys.readouterr()
+    hub.requests.clear()
+
+    download_hub(VIVIDVR, tmp_path, endpoint=hub.url)
+
+    assert f"{VIVIDVR.repo}@{first} (locked in {tmp_path / 'revisions.json'}" in capsys.readouterr().out
+    assert all(f"/resolve/{first}/" in r[1] for r in hub.requests if "/resolve/" in r[1])
+    assert (tmp_path / VIVIDVR.folder / "connectors.pt").read_bytes() == published["connectors.pt"]
+    findings, how = verify(["vividvr"], tmp_path, endpoint=hub.url)
+    assert not [f for f in findings if VIVIDVR.folder in str(f.path)]
+    assert f"{VIVIDVR.repo}@{first} (locked in" in how[0]
+
+
+def test_a_pinned_revision_wins_over_a_lock_from_another_version_and_says_so(hub, tmp_path: Path, capsys) -> None:
+    old = "f" * 40
+    (tmp_path / "revisions.json").write_text(json.dumps({COGVIDEOX.repo: old}))
+
+    download_hub(COGVIDEOX, tmp_path, endpoint=hub.url)
+
+    assert f"{COGVIDEOX.repo}@{COGVIDEOX.revision} (pinned by VividVR; {tmp_path / 'revisions.json'} locked {old}," \
+           f" from another VividVR version: the pin wins; recorded in {tmp_path / 'revisions.json'})" \
+           in capsys.readouterr().out
+    assert json.loads((tmp_path / "revisions.json").read_text()) == {COGVIDEOX.repo: COGVIDEOX.revision}
+    assert all(f"/resolve/{COGVIDEOX.revision}/" in r[1] for r in hub.requests if "/resolve/" in r[1])
+
+
+def test_verify_against_an_unreachable_hub_asks_once_and_falls_back_to_the_manifest(tmp_path: Path) -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
+
+    findings, how = verify(["vividvr"], REFERENCE, endpoint=closed)
+
+    assert how == [f"vividvr: the hub could not be asked: cannot reach {closed} for {COGVIDEOX.repo} (ConnectError:"
+                   " [Errno 111] Connection refused): check the connection and the proxy variables, or set"
+                   " HF_ENDPOINT to a reachable mirror; checked against the shipped manifest"]
+    assert any("is not the published file" in f.problem for f in findings)
 
 
 def test_verify_names_a_corrupted_and_a_missing_file_against_the_hub(hub, tmp_path: Path) -> None:
@@ -110,7 +194,8 @@ def test_verify_names_a_corrupted_and_a_missing_file_against_the_hub(hub, tmp_pa
     lines = [f.line() for f in findings]
     assert len(lines) == 2, lines
     published = hashlib.sha256(hub.repos[VIVIDVR.repo]["controlnet/diffusion_pytorch_model.safetensors"]).hexdigest()
-    assert any(str(corrupted) in line and published in line and "SHA-256" in line for line in lines), lines
+    assert any(str(corrupted) in line and published in line and "SHA-256" in line
+               and "delete it so that the download fetches it again" in line for line in lines), lines
     assert any(f"missing {tmp_path / 'CogVideoX1.5-5B/tokenizer/spiece.model'}" in line for line in lines), lines
 
 
@@ -196,3 +281,56 @@ def test_a_full_disk_is_named_and_what_arrived_is_kept(hub, tmp_path: Path, monk
 
     assert download_release(item, tmp_path).read_bytes() == data
     assert hub.requests[-1][2] == "bytes=10000-"
+
+
+def test_a_full_disk_during_a_hub_download_is_named_and_the_next_run_continues_from_the_partial(
+        hub, tmp_path: Path, monkeypatch) -> None:
+    real_http_get = file_download.http_get
+
+    def disk_fills_at_40000_bytes(url: str, out, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        class Disk:
+            def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+                return getattr(out, name)
+
+            def write(self, data: bytes) -> int:
+                if out.tell() + len(data) > 40_000:
+                    raise OSError(errno.ENOSPC, "No space left on device")
+                return out.write(data)
+
+        real_http_get(url, Disk() if url.endswith("/connectors.pt") else out, **kwargs)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(file_download, "http_get", disk_fills_at_40000_bytes)
+        with pytest.raises(ModelsError, match=r"is full \(\d+\.\d GiB free\): free space and run the same command"
+                                              r" again; what was downloaded is kept"):
+            download_hub(VIVIDVR, tmp_path, endpoint=hub.url)
+    (partial,) = (tmp_path / VIVIDVR.folder / ".vividvr-partial").rglob("connectors.pt*")
+    received = partial.stat().st_size
+    assert received > 0
+    hub.requests.clear()
+
+    download_hub(VIVIDVR, tmp_path, endpoint=hub.url)
+
+    assert resumed_from(fetched(hub)["connectors.pt"]) == received
+    data = hub.repos[VIVIDVR.repo]["connectors.pt"]
+    assert (tmp_path / VIVIDVR.folder / "connectors.pt").read_bytes() == data
+
+
+def test_an_unreadable_lock_is_named_with_the_fix_and_nothing_is_downloaded(hub, tmp_path: Path) -> None:
+    (tmp_path / "revisions.json").write_text("{not json")
+    message = r"revisions\.json cannot be read .*: restore it from another machine's checkpoint folder, or delete it"
+
+    with pytest.raises(ModelsError, match=message):
+        download_hub(VIVIDVR, tmp_path, endpoint=hub.url)
+    with pytest.raises(ModelsError, match=message):
+        verify(["vividvr"], tmp_path, endpoint=hub.url)
+    assert not (tmp_path / VIVIDVR.folder).exists()
+
+
+def test_a_locked_commit_the_hub_does_not_have_is_named_with_the_fix(hub, tmp_path: Path) -> None:
+    gone = "e" * 40
+    (tmp_path / "revisions.json").write_text(json.dumps({VIVIDVR.repo: gone}))
+
+    with pytest.raises(ModelsError, match=rf"has no revision '{gone}' of csbhr/Vivid-VR: a mirror may not carry it"
+                                          r" yet; if revisions\.json locks that commit, delete its line"):
+        download_hub(VIVIDVR, tmp_path, endpoint=hub.url)

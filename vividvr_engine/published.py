@@ -1,7 +1,7 @@
 """The published checkpoints: where every file the engine loads comes from, and what it must be.
 
-One table (`PARTS`) says, per `--what` choice, which Hugging Face repository (pinned revision, exactly
-the files the engine loads) or release URL (published SHA-256 and size) fills which folder of the
+One table (`PARTS`) says, per `--what` choice, which Hugging Face repository (revision, exactly the
+files the engine loads) or release URL (published SHA-256 and size) fills which folder of the
 checkpoint root. The shipped manifest (`published_manifest.json`, written by
 scripts/build_checkpoint_manifest.py) adds the tensor names and shapes each weight file must hold.
 `vividvr models download|verify` and the engine's load-time validation both read these.
@@ -10,6 +10,7 @@ scripts/build_checkpoint_manifest.py) adds the tensor names and shapes each weig
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -23,13 +24,18 @@ class HubSource:
     """Files of one Hugging Face model repository, downloaded into `folder` under the checkpoint root."""
 
     repo: str
-    revision: str  # a commit hash pins the files; a branch name follows the repository
+    revision: str  # a commit hash pins the files; a branch name is locked to its commit by the first download
     folder: str
     patterns: tuple[str, ...]  # exactly the files the engine loads (fnmatch, as huggingface_hub's allow_patterns)
 
     @property
     def url(self) -> str:
         return f"https://huggingface.co/{self.repo}"
+
+    @property
+    def pinned(self) -> bool:
+        """True when `revision` is a full commit hash, which no push to the repository can move."""
+        return re.fullmatch(r"[0-9a-f]{40}", self.revision) is not None
 
 
 @dataclass(frozen=True)
@@ -42,11 +48,18 @@ class ReleaseFile:
     size: int
 
 
-# The revisions are branch names: the commit hashes of these repositories could not be looked up from
-# the machines this was written on. Replace each with a commit hash to pin the files for good.
+# Revisions. CogVideoX1.5-5B is pinned to commit fdc5267c, the diffusers-layout snapshot (transformer/,
+# vae/, text_encoder/, ...) that other public projects pin too. The commits of Vivid-VR and
+# cogvlm2-llama3-caption could not be looked up where this was written, so they name "main", and
+# `vividvr models download` locks it instead: the first download resolves "main" to its commit, fetches
+# every file at that commit (a push during the download cannot mix versions) and records {repository:
+# commit} in CHECKPOINTS/revisions.json. Later downloads and `verify` use the locked commit, so copying
+# CHECKPOINTS with its lock to another machine gives the same bytes there. A pin here wins over a lock
+# that names another commit (VividVR was upgraded), and the download says so. Replace "main" with the
+# commit hash once it is known to pin it for every install.
 COGVIDEOX = HubSource(
     "zai-org/CogVideoX1.5-5B",
-    "main",
+    "fdc5267c90b5c06492985b966e43aae984e189e0",
     "CogVideoX1.5-5B",
     (
         "model_index.json",
