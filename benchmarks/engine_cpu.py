@@ -27,6 +27,7 @@ import subprocess
 import sys
 import time
 from fractions import Fraction
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -65,10 +66,17 @@ def run_one(num_frames: int, height: int, width: int, steps: int, batch_tiles: i
     from vividvr_engine.pipeline import VividVREngine
     from vividvr_engine.settings import RestoreSettings
 
-    settings = RestoreSettings(
-        num_inference_steps=steps, upscale=2.0, tile_size=8, num_temporal_process_frames=17, caption="a city"
-    )
-    engine = VividVREngine(load_models(CheckpointPaths.from_root(checkpoints)))
+    geometry = dict(num_inference_steps=steps, upscale=2.0, tile_size=8, num_temporal_process_frames=17)
+    models = load_models(CheckpointPaths.from_root(checkpoints))
+    if "caption" in RestoreSettings.__dataclass_fields__:
+        settings = RestoreSettings(**geometry, caption="a city")
+        engine = VividVREngine(models)
+        restore = partial(engine.restore, settings=settings)
+    else:  # code from before per-job settings (issue 11's baseline): settings and captioner belong to the engine
+        from vividvr_engine.captioning import FixedCaptioner
+
+        engine = VividVREngine(models, RestoreSettings(**geometry), FixedCaptioner("a city"))
+        restore = engine.restore
     if batch_tiles > 1:
         engine.batch_tiles = batch_tiles
     phases: dict[str, float] = {}
@@ -83,7 +91,7 @@ def run_one(num_frames: int, height: int, width: int, steps: int, batch_tiles: i
     start = time.perf_counter()
     if profiler:
         profiler.enable()
-    engine.restore(ProceduralClip(num_frames, height, width), sink, settings, on_progress)
+    restore(ProceduralClip(num_frames, height, width), sink, progress=on_progress)
     if profiler:
         profiler.disable()
     seconds = time.perf_counter() - start

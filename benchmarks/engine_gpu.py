@@ -84,7 +84,7 @@ def _inputs(engine, tile: int, frames: int):
 
     latents = torch.randn(shape, device=device, dtype=dtype)
     text = torch.randn(2, 226, models.transformer.config.text_embed_dim, device=device, dtype=dtype)
-    control = torch.randn(shape, device=device, dtype=dtype)
+    control = torch.randn((1, *shape[1:]), device=device, dtype=dtype)  # one control row for both CFG copies
     rope = _rotary_embedding(shape, models.transformer.config, device)
     return latents, text, control, rope, torch.tensor([999], device=device)
 
@@ -102,7 +102,7 @@ def time_steps(engine, tile: int, frames: int, steps: int) -> tuple[float, float
                 torch.cuda.synchronize()
             start = time.perf_counter()
             states = models.controlnet(latents, text, control, timestep, rope)
-            models.transformer(torch.cat([latents, control], dim=2), text, timestep, rope, states)
+            models.transformer(latents, text, timestep, rope, states, control)
             if device.type == "cuda":
                 torch.cuda.synchronize()
             times.append(time.perf_counter() - start)

@@ -135,16 +135,14 @@ def run_forward(case: str, meta: dict, tensors: Recorded, models: VividVRModels,
             compare(f"{case}.rope_sin", sin, tensors["rope_sin"], FORWARD_TOL),
         ]
         text = torch.cat([tensors["negative_prompt_embeds"], tensors["prompt_embeds"]])
-        batch_latents, batch_control = torch.cat([latents] * 2), torch.cat([control] * 2)
+        batch_latents = torch.cat([latents] * 2)  # the CFG copies share one control row, as in the engine
         timestep = torch.tensor([meta["timestep"]])
-        states = models.controlnet(batch_latents, text, batch_control, timestep, (cos, sin))
+        states = models.controlnet(batch_latents, text, control, timestep, (cos, sin))
         for index, state in enumerate(states):  # a recorded block this model lacks stays unread: FAIL
             key = f"controlnet_block_{index}"
             if key in tensors:
                 results.append(compare(f"{case}.{key}", state, tensors[key], FORWARD_TOL))
-        noise_pred = models.transformer(
-            torch.cat([batch_latents, batch_control], dim=2), text, timestep, (cos, sin), states
-        )
+        noise_pred = models.transformer(batch_latents, text, timestep, (cos, sin), states, control)
         results.append(compare(f"{case}.noise_pred", noise_pred, tensors["noise_pred"], FORWARD_TOL))
     return results
 

@@ -645,7 +645,7 @@ class _Run:
             copies = 2 if self.cfg else 1
             scaled = self.scheduler.scale_model_input(state["latents"][region], timestep)
             latents.append(scaled.repeat(copies, 1, 1, 1, 1))
-            controls.append(conditioning["control_latents"][region].repeat(copies, 1, 1, 1, 1))
+            controls.append(conditioning["control_latents"][region])  # one row serves the tile's CFG copies
             positive = conditioning["prompt_embeds"][tile_index : tile_index + 1]
             negative = conditioning["negative_prompt_embeds"][tile_index : tile_index + 1]
             texts.append(torch.cat([negative, positive]) if self.cfg else positive)
@@ -653,9 +653,9 @@ class _Run:
         rope = self._rope(model_latents.shape)
         t = timestep.reshape(1).to(device)
         control_states = self.models.controlnet(model_latents, text, model_control, t, rope)
-        noise_pred = self.models.transformer(
-            torch.cat([model_latents, model_control], dim=2), text, t, rope, control_states
-        ).to("cpu", torch.float32)
+        noise_pred = self.models.transformer(model_latents, text, t, rope, control_states, model_control).to(
+            "cpu", torch.float32
+        )
         predictions = []
         for unit_pred in noise_pred.chunk(len(batch)):
             if self.cfg:

@@ -93,8 +93,19 @@ def embed_with_control(
     control: torch.Tensor,
     temb: torch.Tensor,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Patch-embed the latents, add the projected control embedding; return (text, video) tokens."""
-    tokens = patch_embed(text, latents) + control_embed(text, projector(control, temb))
+    """Patch-embed the latents, add the projected control embedding; return (text, video) tokens.
+
+    `control` may hold one row per group of consecutive `latents` rows (the classifier-free-guidance
+    copies of a tile share their control latents): the projector, the costliest part of the control
+    path, then runs once per group, not once per copy.
+    """
+    projected = projector(control, temb)
+    copies, remainder = divmod(latents.shape[0], projected.shape[0])
+    if remainder:
+        raise ValueError(f"{projected.shape[0]} control rows cannot serve {latents.shape[0]} latent rows")
+    if copies > 1:
+        projected = projected.repeat_interleave(copies, dim=0)
+    tokens = patch_embed(text, latents) + control_embed(text, projected)
     text_length = text.shape[1]
     return tokens[:, :text_length], tokens[:, text_length:]
 

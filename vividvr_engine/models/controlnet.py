@@ -103,7 +103,9 @@ class CogVideoXVividVRControlNetModel(ModelMixin, ConfigMixin):
         timestep: torch.Tensor,
         image_rotary_emb: tuple[torch.Tensor, torch.Tensor],
     ) -> list[torch.Tensor]:
-        """Latents and control latents [B, F, C, H, W] -> video tokens after each block."""
+        """Latents [B, F, C, H, W] and control latents [B or B/k, F, C, H, W] -> video tokens after each block.
+
+        With B/k control rows, each serves k consecutive latent rows (see `embed_with_control`)."""
         temb = timestep_embedding(self.time_proj, self.time_embedding, timestep, hidden_states.dtype)
         text, video = embed_with_control(
             self.patch_embed,

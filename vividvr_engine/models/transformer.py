@@ -44,11 +44,16 @@ class VividVRTransformer(nn.Module):
         timestep: torch.Tensor,
         image_rotary_emb: tuple[torch.Tensor, torch.Tensor],
         control_hidden_states: list[torch.Tensor],
+        control_latents: torch.Tensor,
     ) -> torch.Tensor:
-        """hidden_states: latents and control latents concatenated on channels, [B, F, 2C, H, W]."""
+        """hidden_states: the latents [B, F, C, H, W]; control_latents: [B or B/k, F, C, H, W].
+
+        The reference concatenates the two on channels and splits them again at once; taken apart,
+        the classifier-free-guidance copies of a tile can share one control row (`embed_with_control`).
+        """
         base = self.base
-        batch, frames, channels, height, width = hidden_states.shape
-        latents, control = hidden_states.split(channels // 2, dim=2)
+        latents, control = hidden_states, control_latents
+        batch, frames, _channels, height, width = latents.shape
         temb = timestep_embedding(base.time_proj, base.time_embedding, timestep, hidden_states.dtype)
         text, video = embed_with_control(
             base.patch_embed,
