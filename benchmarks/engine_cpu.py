@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import inspect
 import io
 import json
 import os
@@ -68,7 +69,7 @@ def run_one(num_frames: int, height: int, width: int, steps: int, batch_tiles: i
 
     geometry = dict(num_inference_steps=steps, upscale=2.0, tile_size=8, num_temporal_process_frames=17)
     models = load_models(CheckpointPaths.from_root(checkpoints))
-    if "caption" in RestoreSettings.__dataclass_fields__:
+    if "settings" not in inspect.signature(VividVREngine).parameters:
         settings = RestoreSettings(**geometry, caption="a city")
         engine = VividVREngine(models)
         restore = partial(engine.restore, settings=settings)

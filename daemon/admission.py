@@ -99,11 +99,11 @@ def _clip_range(source: otio_clip.ClipSource, info: MediaInfo) -> tuple[FrameRan
         available_start = 0.0
     base = source.sequence_start if source.sequence_start is not None else info.first_frame
     try:
-        offset = otio_clip.source_offset(source.source_start, source.source_rate, available_start, media_rate)
-        first, count = otio_clip.frame_span(offset, source.source_duration)
+        frames = otio_clip.media_frames(source.source_start, source.source_rate, source.source_duration,
+                                        available_start, media_rate, base)
     except otio_clip.OtioError as exc:
         raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, str(exc)) from None
-    return FrameRange(base + first, base + first + count - 1), available_start, media_rate, base
+    return frames, available_start, media_rate, base
 
 
 def plan_job(

@@ -22,7 +22,7 @@ from urllib.parse import unquote, urlparse
 
 import opentimelineio as otio
 
-from vividvr_client.timecode import format_timecode, parse_timecode
+from vividvr_client.timecode import FrameRange, format_timecode, parse_timecode
 from vividvr_engine.media.sequence import SequencePattern, is_sequence_path, parse_pattern
 
 SNAP = 0.01  # frames: OTIO values this close to a whole frame are that frame (float rescaling noise)
@@ -94,6 +94,18 @@ def frame_span(offset: float, duration: float) -> tuple[int, int]:
     first = math.floor(_snap(offset))
     stop = math.ceil(_snap(offset + duration))
     return first, stop - first
+
+
+def media_frames(
+    source_start: float, source_rate: float, duration: float, available_start: float, media_rate: float,
+    first_number: int,
+) -> FrameRange:
+    """The media frame numbers a source range selects; `first_number` numbers the media's first frame.
+
+    The one mapping from an edit's source range to frames, for a request's clip and a reel's clips alike.
+    """
+    first, count = frame_span(source_offset(source_start, source_rate, available_start, media_rate), duration)
+    return FrameRange(first_number + first, first_number + first + count - 1)
 
 
 def url_to_path(url: str) -> str:

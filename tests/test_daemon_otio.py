@@ -14,6 +14,7 @@ from vividvr_daemon.otio_clip import (
     OtioError,
     frame_span,
     media_clip,
+    media_frames,
     parse_clip,
     restored_clip_json,
     same_clock,
@@ -207,6 +208,20 @@ def test_source_start_for_inverts_source_offset() -> None:
     for args in ((90032, 25, 86400, 24), (86442, 24, 86400, 24), (108032, 30, 86400, 24)):
         offset = source_offset(*args)
         assert source_start_for(offset, args[1], args[2], args[3]) == pytest.approx(args[0])
+
+
+@pytest.mark.parametrize(
+    ("source", "first_number", "frames"),
+    [
+        ((86410, 24, 5, 86400, 24), 0, (10, 14)),  # one clock: a movie from frame 0
+        ((86410, 24, 5, 86400, 24), 1001, (1011, 1015)),  # a sequence numbered from 1001
+        ((90032, 25, 10, 86400, 24), 0, (32, 41)),  # Resolve: timeline 25 fps over 24 fps media
+        ((10.5, 24, 2, 0, 24), 0, (10, 12)),  # a fractional start touches three frames
+    ],
+)
+def test_media_frames_numbers_the_frames_a_source_range_selects(source, first_number, frames) -> None:
+    selected = media_frames(*source, first_number)
+    assert (selected.first, selected.last) == frames
 
 
 def offset_of(clip: ClipSource) -> float:

@@ -17,7 +17,7 @@ from pathlib import Path
 import opentimelineio as otio
 
 from vividvr_client.timecode import FrameRange, parse_timecode
-from vividvr_daemon.otio_clip import RETIME_EFFECTS, OtioError, frame_span, source_offset
+from vividvr_daemon.otio_clip import RETIME_EFFECTS, OtioError, media_frames
 from vividvr_editorial.errors import EditorialError
 from vividvr_editorial.relink import Linked, MediaIndex, relink
 
@@ -147,12 +147,10 @@ def clip_use(t: int, i: int, clip: otio.schema.Clip, index: MediaIndex) -> ClipU
         shown = clip.trimmed_range()
     start, duration = shown.start_time, shown.duration.rescaled_to(shown.start_time.rate)
     try:
-        offset = source_offset(start.value, start.rate, available_start, media_rate)
-        first, count = frame_span(offset, duration.value)
+        frames = media_frames(start.value, start.rate, duration.value, available_start, media_rate, base)
     except OtioError as exc:
         raise EditorialError(str(exc)) from None
     info = linked.info
-    frames = FrameRange(base + first, base + first + count - 1)
     if frames.first < info.first_frame or frames.last > info.last_frame:
         raise EditorialError(
             f"source range {frames} is outside its media {linked.path} (frames {info.first_frame}-"
