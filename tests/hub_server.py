@@ -40,6 +40,7 @@ class TinyHub:
     status: int | None = None
     drop_after: dict[str, int] = field(default_factory=dict)
     fail_after_drop: bool = False
+    ignore_ranges: bool = False  # answer every GET whole (200), as some proxies and mirrors do
     requests: list[tuple[str, str, str | None]] = field(default_factory=list)  # (method, path, Range)
     _dropped: set[str] = field(default_factory=set)
 
@@ -125,7 +126,7 @@ class TinyHub:
             return self.send_json(request, {"error": "overloaded"}, 503, head)
         start = 0
         ranged = request.headers.get("Range")
-        if ranged and not head:
+        if ranged and not head and not self.ignore_ranges:
             start = int(re.fullmatch(r"bytes=(\d+)-", ranged).group(1))
         body = data[start:]
         request.send_response(206 if start else 200)

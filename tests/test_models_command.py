@@ -114,6 +114,17 @@ def test_the_next_run_resumes_an_interrupted_file_from_the_bytes_received_and_re
     assert not (folder / ".vividvr-partial").exists()
 
 
+def test_a_server_that_ignores_the_range_still_gives_the_published_file_in_one_run(hub, tmp_path: Path) -> None:
+    interrupted(hub, tmp_path, "control_feat_proj.pt", after=300_000)
+    hub.ignore_ranges = True  # a proxy or mirror that answers every request whole
+
+    download_hub(VIVIDVR, tmp_path, endpoint=hub.url)
+
+    assert resumed_from(fetched(hub)["control_feat_proj.pt"]) > 0  # asked for the rest, got the whole file
+    data = hub.repos[VIVIDVR.repo]["control_feat_proj.pt"]
+    assert (tmp_path / VIVIDVR.folder / "control_feat_proj.pt").read_bytes() == data
+
+
 def test_a_corrupted_partial_file_is_deleted_with_a_message_and_fetched_anew(hub, tmp_path: Path) -> None:
     interrupted(hub, tmp_path, "control_feat_proj.pt", after=300_000)
     (partial,) = (tmp_path / VIVIDVR.folder / ".vividvr-partial").rglob("control_feat_proj.pt*")
