@@ -369,8 +369,7 @@ class JobCore:
             )
         except Cancelled:
             if self.stopping.is_set() and not self._user_cancelled(job.id):
-                self.release(job.id)
-                self.store.requeue(SHUTDOWN_WARNING, job.id)  # resumes when the daemon starts again
+                self._requeue(job.id, SHUTDOWN_WARNING)  # resumes when the daemon starts again
                 return
             self._finish(job.id, pb.RestoreEvent(cancelled=pb.Cancelled(message="cancelled; no output was finished")))
         except Exception as exc:  # every failure, bugs included, must reach the client as an event
@@ -397,23 +396,25 @@ class JobCore:
         A worker lost to a driver reset or an OOM kill should not cost a night's render; one that
         dies every time must still end, so the retries are counted in the job's own history.
         """
+        if self.stopping.is_set():  # the stop may have taken the worker down: resume at the next start
+            self._requeue(job_id, SHUTDOWN_WARNING)
+            return True
         retried = sum(
             1 for e in self.store.events_after(job_id, 0)
             if e.WhichOneof("kind") == "warning" and e.warning.message.startswith(WORKER_DIED)
         )
-        if self.stopping.is_set():  # the stop may have taken the worker down: resume at the next start
-            self.release(job_id)
-            self.store.requeue(SHUTDOWN_WARNING, job_id)
-            return True
         if retried >= self.config.worker_retries:
             return False
         log.warning("job %s: engine worker died (%s); queued again (retry %d of %d)", job_id, error, retried + 1,
                     self.config.worker_retries)
-        self.release(job_id)
-        warning = (f"{WORKER_DIED} ({error}); the job is queued again and resumes from its last finished step"
-                   f" (retry {retried + 1} of {self.config.worker_retries})")
-        self.store.requeue(warning, job_id)
+        self._requeue(job_id, f"{WORKER_DIED} ({error}); the job is queued again and resumes from its last finished"
+                              f" step (retry {retried + 1} of {self.config.worker_retries})")
         return True
+
+    def _requeue(self, job_id: str, warning: str) -> None:
+        """Free the job's devices and put it back in its place in the queue, its saved steps kept."""
+        self.release(job_id)
+        self.store.requeue(warning, job_id)
 
     def _user_cancelled(self, job_id: str) -> bool:
         with self._lock:

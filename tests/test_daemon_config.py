@@ -32,6 +32,8 @@ def test_a_config_file_sets_options_and_command_line_overrides_win(tmp_path: Pat
         ('listen = "0.0.0.0:50777"\n', "needs tls_cert, tls_key and token_file"),
         ('listen = "nowhere"\n', "HOST:PORT"),
         ('tls_cert = "/c.pem"\n', "together"),
+        ("worker_retries = -1\n", r"worker_retries must be a whole number >= 0, got -1"),
+        ('worker_retries = "two"\n', r"worker_retries must be a whole number >= 0, got 'two'"),
     ],
 )
 def test_bad_config_is_refused_naming_the_option(tmp_path: Path, text: str, problem: str) -> None:

@@ -52,16 +52,15 @@ class VividVRTransformer(nn.Module):
         the classifier-free-guidance copies of a tile can share one control row (`embed_with_control`).
         """
         base = self.base
-        latents, control = hidden_states, control_latents
-        batch, frames, _channels, height, width = latents.shape
+        batch, frames, _channels, height, width = hidden_states.shape
         temb = timestep_embedding(base.time_proj, base.time_embedding, timestep, hidden_states.dtype)
         text, video = embed_with_control(
             base.patch_embed,
             self.control_feat_proj,
             self.control_patch_embed,
             encoder_hidden_states,
-            latents,
-            control,
+            hidden_states,
+            control_latents,
             temb,
         )
         video = base.embedding_dropout(video)
